@@ -1,0 +1,621 @@
+"""The clauses of AR 5125, one small function each.
+
+A rule looks at the question and returns a Decision when its clause speaks to
+the question, or None when it does not. ``engine.decide`` runs the rules that
+can apply and keeps the most favourable answer: access is lawful if any basis
+allows it, and a denial names the basis that came closest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+
+from gateway.policy.decision import Decision, Obligation, Outcome, Requirement
+from gateway.policy.facts import (
+    AccessQuestion,
+    Consent,
+    ConsentGiver,
+    OrganizationType,
+    Purpose,
+    RecordType,
+    Requester,
+    RequesterCategory,
+    Student,
+    StudentStatus,
+)
+from gateway.policy.pack import Clause, PolicyPack
+
+Cat = RequesterCategory
+Ob = Obligation
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """The question with the facts every rule derives from it, computed once."""
+
+    question: AccessQuestion
+    requester: Requester
+    record_type: RecordType
+    student: Student
+    purpose: str  # normalised: lower case, single spaces
+    today: date
+    pack: PolicyPack
+    age: int | None
+
+    @property
+    def rights_passed(self) -> bool | None:
+        """34 CFR 99.5: the rights pass to a student at 18 or on attending a postsecondary
+        institution. None when that cannot be told (no birth date)."""
+        if self.student.attends_postsecondary:
+            return True
+        return None if self.age is None else self.age >= 18
+
+    @property
+    def parent_holds_rights(self) -> bool | None:
+        passed = self.rights_passed
+        if passed is None:
+            return None
+        # Ed Code 56041.5: rights stay with the parent of an adult declared incompetent.
+        return not passed or self.incompetent_adult
+
+    @property
+    def incompetent_adult(self) -> bool:
+        return (self.student.incompetent_adult_with_disability
+                and self.age is not None and self.age >= 18)
+
+    @property
+    def requester_is_log_exempt(self) -> bool:
+        """Ed Code 49064: the log need not list parents, eligible students, and school
+        officials or employees with a legitimate educational interest."""
+        r = self.requester
+        if r.category in (Cat.PARENT, Cat.STUDENT, Cat.CUSTODIAN):
+            return True
+        return r.category is Cat.SCHOOL_OFFICIAL and r.states_an_interest
+
+    def purpose_is(self, *purposes: Purpose) -> bool:
+        return self.purpose in purposes
+
+    # -- building decisions -------------------------------------------------
+
+    def _clause(self, clause_id: str) -> Clause:
+        return self.pack.clauses[clause_id]
+
+    def permit(self, clause_id: str, reason: str, *, obligations: tuple[Obligation, ...] = (),
+               log: bool | None = None) -> Decision:
+        clause = self._clause(clause_id)
+        if clause.discretionary and not clause.used:
+            return self.not_used(clause)
+        if not clause.reaches(self.record_type):
+            return self.out_of_scope(clause)
+        return Decision(
+            Outcome.PERMIT, clause_id, clause.citations, reason, obligations=obligations,
+            log_required=(not self.requester_is_log_exempt) if log is None else log,
+        )
+
+    def pending(self, clause_id: str, reason: str, requires: tuple[Requirement, ...], *,
+                obligations: tuple[Obligation, ...] = ()) -> Decision:
+        clause = self._clause(clause_id)
+        if clause.discretionary and not clause.used:
+            return self.not_used(clause)
+        if not clause.reaches(self.record_type):
+            return self.out_of_scope(clause)
+        return Decision(Outcome.PENDING, clause_id, clause.citations, reason,
+                        obligations=obligations, requires=requires, log_required=True)
+
+    def deny(self, clause_id: str, reason: str, *, also_cite: tuple[str, ...] = ()) -> Decision:
+        clause = self._clause(clause_id)
+        # Ed Code 49064 lists everyone who *requests* information, so a refused request
+        # from a party outside the exemptions is logged too; directory requests are not.
+        log = (not self.requester_is_log_exempt
+               and self.record_type is not RecordType.DIRECTORY_INFORMATION)
+        return Decision(Outcome.DENY, clause_id, clause.citations + also_cite, reason,
+                        log_required=log)
+
+    def not_used(self, clause: Clause) -> Decision:
+        return self.deny(clause.id, f"The district does not make this discretionary "
+                         f"disclosure ({clause.title.lower()}).")
+
+    def out_of_scope(self, clause: Clause) -> Decision:
+        return self.deny(clause.id, f"This basis ({clause.title.lower()}) does not reach "
+                         f"the record requested ({self.record_type.value}).")
+
+    def missing(self, clause_id: str, fact: str) -> Decision:
+        return self.deny(clause_id, f"The decision needs {fact}, which was not given; "
+                         "access is refused until it is known.")
+
+
+Rule = Callable[[Situation], Decision | None]
+
+
+# -- absolute access and the rights of parents and students (AR 5125(c)-(d)) ---
+
+def parent_access(s: Situation) -> Decision | None:
+    if s.requester.access_revoked_by_court:
+        return s.deny("parent_of_minor", "A court order revokes this parent's rights to the "
+                      "student's records.", also_cite=("34 CFR 99.4",))
+    passed = s.rights_passed
+    if passed is None:
+        return s.missing("parent_of_minor", "the student's birth date")
+    if not passed:
+        whose = "a parent" if s.requester.legal_custody else "a parent without legal custody"
+        return s.permit("parent_of_minor", f"The student is under 18; {whose} has access to "
+                        "all of the student's records.", log=False)
+    if s.incompetent_adult:
+        return s.permit("parent_of_incompetent_adult", "The adult student has a disability and "
+                        "has been declared incompetent; the parent keeps access.", log=False)
+    if s.student.tax_dependent:
+        return s.permit("parent_of_dependent_adult", "The student is the parent's dependent "
+                        "for tax purposes; the parent may see records relevant to that.",
+                        log=False)
+    return s.deny("adult_student", "The rights to these records have passed to the student "
+                  "(18 or older, or attending a postsecondary institution), who is not the "
+                  "parent's tax dependent.")
+
+
+def student_access(s: Situation) -> Decision | None:
+    passed = s.rights_passed
+    if passed:
+        return s.permit("adult_student", "The student is 18 or older, or attends a "
+                        "postsecondary institution, and holds the rights to the records.",
+                        log=False)
+    grade = s.student.grade_completed
+    if (s.age is not None and s.age >= 16) or (grade is not None and grade >= 10):
+        return s.permit("student_16_or_grade_10", "The student is 16 or older, or has "
+                        "completed the 10th grade.", log=False)
+    if s.age is None:
+        return s.missing("student_16_or_grade_10", "the student's birth date")
+    if grade is None:
+        return s.missing("student_16_or_grade_10", "the grade the student has completed")
+    return s.deny("student_16_or_grade_10", "The student is under 16 and has not completed the "
+                  "10th grade; the parents exercise the rights to the records.")
+
+
+# -- officials with a legitimate educational interest (AR 5125(c)-(d), (g)) ----
+
+def school_official_access(s: Situation) -> Decision | None:
+    if not s.requester.states_an_interest:
+        return s.deny("school_official", "A school official must state the legitimate "
+                      "educational interest that requires the record; none was stated.")
+    return s.permit("school_official", "A school official whose duties require the record, "
+                    "with the legitimate educational interest stated.", log=False)
+
+
+def custodian_access(s: Situation) -> Decision | None:
+    if s.purpose_is(Purpose.RECORDS_ADMINISTRATION) or s.requester.states_an_interest:
+        return s.permit("custodian_of_records", "The custodian of records administers the "
+                        "student's file.", log=False)
+    return s.deny("custodian_of_records", "The custodian's access is for administering the "
+                  "records; this request states neither that nor another interest.")
+
+
+def sarb_access(s: Situation) -> Decision | None:
+    if s.requester.states_an_interest or s.purpose_is(Purpose.TRUANCY):
+        return s.permit("sarb", "A school attendance review board member acting for the "
+                        "district, for the referral under review.")
+    return s.deny("sarb", "A SARB member must state the interest (the referral) that "
+                  "requires the record.")
+
+
+def contractor_access(s: Situation) -> Decision | None:
+    # A contractor is, by definition, someone with a formal written agreement: without
+    # one the requester is not a contractor at all, so this is a denial, not a wait.
+    if s.requester.volunteer:
+        return s.deny("contractor", "Volunteers are not contractors or consultants and have "
+                      "no access on that basis.")
+    if not s.question.evidence.written_agreement:
+        return s.deny("contractor", "No formal written agreement with the district is on "
+                      "file, so the requester is not a contractor or consultant.")
+    if not s.requester.states_an_interest:
+        return s.deny("contractor", "A contractor must state the legitimate educational "
+                      "interest that the outsourced service requires.")
+    return s.permit("contractor", "A contractor under a written agreement whose outsourced "
+                    "service requires the record.", obligations=(Ob.NO_REDISCLOSURE,))
+
+
+# -- legally authorized parties (AR 5125(d)-(f)) ---------------------------------
+
+def other_school_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.ENROLLMENT_TRANSFER):
+        return s.deny("other_school_enrollment", "Another school receives records only for "
+                      "the student's enrollment or transfer.")
+    return s.permit("other_school_enrollment", "A school where the student is enrolled or "
+                    "seeks to enroll, for the enrollment or transfer.",
+                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE))
+
+
+def private_school_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.ENROLLMENT_TRANSFER):
+        return s.deny("private_school_enrollment", "A private school receives records only "
+                      "for the student's enrollment.")
+    return s.permit("private_school_enrollment", "A private school where the student is "
+                    "enrolled or intends to enroll.",
+                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE))
+
+
+def _under_agreement(s: Situation, clause_id: str, who: str, purpose: Purpose,
+                     purpose_text: str) -> Decision:
+    if not s.purpose_is(purpose):
+        return s.deny(clause_id, f"{who} may have records only {purpose_text}.")
+    if not s.question.evidence.written_agreement:
+        return s.pending(clause_id, f"{who} may have records {purpose_text} once a written "
+                         "agreement with the district is on file.",
+                         (Requirement.WRITTEN_AGREEMENT,))
+    return s.permit(clause_id, f"{who}, {purpose_text}, under a written agreement.",
+                    obligations=(Ob.NO_REDISCLOSURE,))
+
+
+def auditor_access(s: Situation) -> Decision | None:
+    return _under_agreement(s, "audit_evaluation", "A federal, state or local official",
+                            Purpose.AUDIT_EVALUATION,
+                            "for an audit, evaluation or compliance activity")
+
+
+def county_placing_agency_access(s: Situation) -> Decision | None:
+    return _under_agreement(s, "county_placing_agency", "A county placing agency acting for "
+                            "an educational agency", Purpose.AUDIT_EVALUATION,
+                            "for an audit or evaluation of an education program")
+
+
+def research_access(s: Situation) -> Decision | None:
+    return _under_agreement(s, "research_study", "An organization conducting a study for "
+                            "educational agencies", Purpose.RESEARCH, "for the study")
+
+
+def _certified(s: Situation, clause_id: str, granted: str, *,
+               obligations: tuple[Obligation, ...] = (Ob.NO_REDISCLOSURE,)) -> Decision:
+    if not s.question.evidence.written_certification:
+        return s.pending(clause_id, f"{granted} once the recipient's written certification "
+                         "is on file.", (Requirement.WRITTEN_CERTIFICATION,))
+    return s.permit(clause_id, f"{granted}; the written certification is on file.",
+                    obligations=obligations)
+
+
+def district_attorney_access(s: Situation) -> Decision | None:
+    if s.purpose_is(Purpose.TRUANCY):
+        return s.permit("district_attorney_truancy", "A district attorney in a truancy "
+                        "mediation program or petition.", obligations=(Ob.NO_REDISCLOSURE,))
+    if s.purpose_is(Purpose.COMPULSORY_EDUCATION):
+        return s.permit("district_attorney_compulsory_education", "A district attorney's "
+                        "office considering action against a parent under the compulsory "
+                        "education laws.", obligations=(Ob.NO_REDISCLOSURE,))
+    if s.purpose_is(Purpose.CRIMINAL_INVESTIGATION):
+        return _certified(s, "criminal_investigation", "A district attorney may have records "
+                          "for a criminal, wardship or probation investigation")
+    return s.deny("criminal_investigation", "A district attorney has access only for truancy, "
+                  "compulsory education, or a criminal, wardship or probation investigation.")
+
+
+def probation_officer_access(s: Situation) -> Decision | None:
+    if s.purpose_is(Purpose.CRIMINAL_INVESTIGATION):
+        return _certified(s, "criminal_investigation", "A probation officer may have records "
+                          "for a criminal, wardship or probation investigation")
+    if s.purpose_is(Purpose.TRUANCY):
+        return _certified(s, "truancy_judge_or_probation", "A probation officer may have "
+                          "records for truancy mediation or a truancy petition",
+                          obligations=(Ob.NOTIFY_PARENT_WITHIN_24_HOURS, Ob.NO_REDISCLOSURE))
+    return s.deny("criminal_investigation", "A probation officer has access only for truancy "
+                  "or a criminal, wardship or probation investigation.")
+
+
+def counsel_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.CRIMINAL_INVESTIGATION):
+        return s.deny("criminal_investigation", "Counsel of record has access only for a "
+                      "criminal, wardship or probation investigation.")
+    if s.age is None:
+        return s.missing("criminal_investigation", "the student's birth date")
+    if s.age >= 18:
+        return s.deny("criminal_investigation", "This access is for counsel of record of a "
+                      "minor; the student is an adult.")
+    return _certified(s, "criminal_investigation", "Counsel of record for the minor may have "
+                      "records for a criminal, wardship or probation investigation")
+
+
+def judge_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.TRUANCY):
+        return s.deny("truancy_judge_or_probation", "Without a court order or subpoena, a "
+                      "judge has access only for truancy mediation or a truancy petition.")
+    return _certified(s, "truancy_judge_or_probation", "A judge may have records for truancy "
+                      "mediation or a truancy petition",
+                      obligations=(Ob.NOTIFY_PARENT_WITHIN_24_HOURS, Ob.NO_REDISCLOSURE))
+
+
+def foster_family_agency_access(s: Situation) -> Decision | None:
+    return s.permit("foster_family_agency", "A foster family agency with jurisdiction over "
+                    "the student: grades, transcripts and the IEP.",
+                    obligations=(Ob.NO_REDISCLOSURE,))
+
+
+def law_enforcement_48902(s: Situation) -> Decision | None:
+    student = s.student
+    if not (student.disability and student.expelled_or_suspended_for_pc245):
+        return None
+    if not s.pack.clauses["law_enforcement_48902"].reaches(s.record_type):
+        return None
+    return _certified(s, "law_enforcement_48902", "Law enforcement may have the special "
+                      "education and disciplinary records of a student with a disability "
+                      "suspended or expelled for a Penal Code 245 act")
+
+
+def peace_officer_49076_5(s: Situation) -> Decision | None:
+    ev = s.question.evidence
+    basis = (ev.court_order or ev.subpoena or bool(ev.emergency_threat.strip())
+             or (ev.consent is not None and consent_problem(s, ev.consent) is None))
+    if not basis:
+        return s.deny("peace_officer_49076_5", "Law enforcement needs written parental "
+                      "consent, a subpoena, a court order or a recorded emergency.")
+    if not s.purpose_is(Purpose.CRIMINAL_INVESTIGATION, Purpose.EMERGENCY):
+        return s.deny("peace_officer_49076_5", "This access is for an investigation of "
+                      "suspected criminal conduct or kidnapping.")
+    return s.permit("peace_officer_49076_5", "A peace officer investigating, with a lawful "
+                    "basis on file: the student's identity and location only.",
+                    obligations=(Ob.NO_REDISCLOSURE,))
+
+
+# -- discretionary disclosures (AR 5125(f)-(g)) -----------------------------------
+
+def accreditation_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.ACCREDITATION):
+        return s.deny("accrediting_association", "An accrediting association receives records "
+                      "only for accreditation.")
+    return s.permit("accrediting_association", "An accrediting association, for "
+                    "accreditation.", obligations=(Ob.NO_REDISCLOSURE,))
+
+
+def immunization_registry_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.IMMUNIZATION_REGISTRY):
+        return s.deny("immunization_registry", "A health department receives records only "
+                      "for an immunization information system.")
+    return s.permit("immunization_registry", "A health department's immunization "
+                    "information and reminder system.",
+                    obligations=(Ob.NOTIFY_PARENT_OF_RIGHTS_BEFORE_RELEASE,
+                                 Ob.NO_REDISCLOSURE))
+
+
+def financial_aid_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.FINANCIAL_AID):
+        return s.deny("financial_aid", "A financial aid agency receives records only for the "
+                      "student's application for, or receipt of, financial aid.")
+    return s.permit("financial_aid", "For the student's financial aid: eligibility, amount, "
+                    "conditions or enforcement only.", obligations=(Ob.NO_REDISCLOSURE,))
+
+
+def elections_official_access(s: Situation) -> Decision | None:
+    if not s.purpose_is(Purpose.VOTER_REGISTRATION):
+        return s.deny("elections_official", "County elections officials receive records only "
+                      "to identify students eligible to register to vote.")
+    if s.student.directory_opt_out:
+        return s.deny("elections_official", "The parent restricted the release of directory "
+                      "information, to which this disclosure is subject.")
+    return s.permit("elections_official", "A county elections official identifying students "
+                    "eligible to register to vote; no other use or transfer.",
+                    obligations=(Ob.NO_REDISCLOSURE,))
+
+
+# -- bases open to any requester ------------------------------------------------
+
+def directory_information(s: Situation) -> Decision | None:
+    if s.record_type is not RecordType.DIRECTORY_INFORMATION:
+        return None
+    if s.student.directory_opt_out:
+        return s.deny("directory_information", "The parent or adult student restricted the "
+                      "release of directory information.")
+    if s.requester.organization_type is OrganizationType.PRIVATE_FOR_PROFIT:
+        return s.deny("directory_information", "Directory information is not released to "
+                      "private profit-making entities other than employers and news media.")
+    return s.permit("directory_information", "Directory information the district has "
+                    "designated, with no restriction on file.", log=False)
+
+
+# Ed Code 49074 names who may receive data from which no student can be identified.
+_DEIDENTIFIED_RECIPIENTS = frozenset({
+    Cat.RESEARCH_ORGANIZATION, Cat.GOVERNMENT_AUDITOR, Cat.COUNTY_PLACING_AGENCY,
+    Cat.OTHER_SCHOOL_OFFICIAL, Cat.PRIVATE_SCHOOL_OFFICIAL, Cat.HEALTH_DEPARTMENT,
+    Cat.ACCREDITING_ASSOCIATION, Cat.SCHOOL_OFFICIAL, Cat.CUSTODIAN,
+})
+
+
+def deidentified_release(s: Situation) -> Decision | None:
+    if not s.question.evidence.deidentified:
+        return None
+    org = s.requester.organization_type
+    eligible = org in (OrganizationType.PUBLIC_AGENCY, OrganizationType.NONPROFIT) or (
+        org is None and s.requester.category in _DEIDENTIFIED_RECIPIENTS)
+    if not eligible:
+        return s.deny("deidentified_release", "De-identified data goes only to public agencies "
+                      "and nonprofit educational research organizations.")
+    return s.permit("deidentified_release", "All personally identifiable information is removed "
+                    "and the district determined the student cannot be identified.", log=False)
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def consent_problem(s: Situation, consent: Consent, *, check_purpose: bool = True) -> str | None:
+    """Why a written consent does not support this request, or None if it does."""
+    if not consent.signed:
+        return "the consent is not signed"
+    if not consent.dated:
+        return "the consent is not dated"
+    holds = s.parent_holds_rights
+    if holds is None:
+        return "who holds the rights cannot be told without the student's birth date"
+    by = consent.by
+    if holds and by is ConsentGiver.ADULT_STUDENT:
+        return "a parent with legal custody, not the student, consents for this student"
+    if not holds and by is not ConsentGiver.ADULT_STUDENT:
+        return "the rights have passed to the student, who alone may consent"
+    if by is ConsentGiver.NONCUSTODIAL_PARENT:
+        return ("only a parent with legal custody may consent, unless both parents told the "
+                "district in writing that they agree")
+    if not consent.covers(s.record_type):
+        return "the consent does not cover the record requested"
+    if not consent.purpose.strip() or not consent.recipient.strip():
+        return "the consent does not state its purpose and recipient"
+    if check_purpose and not _same_text(consent.purpose, s.purpose):
+        return "the request's purpose is not the purpose consented to"
+    return None
+
+
+def written_consent(s: Situation) -> Decision | None:
+    consent = s.question.evidence.consent
+    if consent is None:
+        return None
+    problem = consent_problem(s, consent)
+    if problem:
+        return s.deny("written_consent", f"The written consent does not allow this: {problem}.")
+    return s.permit("written_consent", "A signed and dated written consent covers this record, "
+                    "purpose and recipient.",
+                    obligations=(Ob.FILE_CONSENT_WITH_RECORD, Ob.NO_REDISCLOSURE), log=False)
+
+
+def court_order_or_subpoena(s: Situation) -> Decision | None:
+    ev = s.question.evidence
+    if not (ev.court_order or ev.subpoena):
+        return None
+    instrument = "court order" if ev.court_order else "lawfully issued subpoena"
+    if ev.court_instructs_no_notice:
+        return s.permit("court_order_or_subpoena", f"A {instrument}; the court instructs that "
+                        "the parent not be notified.")
+    notified = ev.parent_notified_on
+    if notified is not None and (s.today - notified).days >= 3:
+        return s.permit("court_order_or_subpoena", f"A {instrument}; the parent was notified at "
+                        "least three days before the disclosure.")
+    return s.pending("court_order_or_subpoena", f"A {instrument}: the parent or adult student "
+                     "must have at least three days' notice before the disclosure.",
+                     (Requirement.PARENT_NOTICE_3_DAYS,),
+                     obligations=(Ob.NOTIFY_PARENT_3_DAYS_BEFORE_DISCLOSURE,))
+
+
+def emergency(s: Situation) -> Decision | None:
+    threat = s.question.evidence.emergency_threat.strip()
+    if not threat and not s.purpose_is(Purpose.EMERGENCY):
+        return None
+    if not threat:
+        return s.deny("emergency", "An emergency disclosure needs the threat to health or "
+                      "safety described and recorded; none was given.")
+    return s.permit("emergency", "The health or safety of the student or others is at stake; "
+                    "the threat is recorded.",
+                    obligations=(Ob.RECORD_EMERGENCY_BASIS, Ob.NO_REDISCLOSURE))
+
+
+# -- the access log, challenges and additions (AR 5125(i)-(j)) ----------------------
+
+def access_log_readers(s: Situation) -> Decision | None:
+    c = s.requester.category
+    if c is Cat.PARENT:
+        if s.requester.access_revoked_by_court:
+            return s.deny("access_log_readers", "A court order revokes this parent's rights.")
+        holds = s.parent_holds_rights
+        if holds is None:
+            return s.missing("access_log_readers", "the student's birth date")
+        if holds or s.student.tax_dependent:
+            return s.permit("access_log_readers", "A parent may read the student's access log.",
+                            log=False)
+        return s.deny("access_log_readers", "The rights have passed to the adult student.")
+    if c is Cat.STUDENT:
+        grade = s.student.grade_completed
+        if s.rights_passed or (s.age is not None and s.age >= 16) or (
+                grade is not None and grade >= 10):
+            return s.permit("access_log_readers", "An adult student, or a student 16 or older "
+                            "or past the 10th grade, may read the access log.", log=False)
+        return s.deny("access_log_readers", "A student under 16 who has not completed the "
+                      "10th grade may not read the access log.")
+    if c is Cat.CUSTODIAN:
+        return s.permit("access_log_readers", "The custodian of records keeps the access log.",
+                        log=False)
+    if c is Cat.GOVERNMENT_AUDITOR:
+        return _as_log_reading(s, auditor_access(s))
+    return s.deny("access_log_readers", "The access log is open only to parents, eligible "
+                  "students, the custodian of records and certain state or federal officials.")
+
+
+def _as_log_reading(s: Situation, d: Decision) -> Decision:
+    # State and federal officials read the log on their audit basis; cite both.
+    return replace(d, citations=d.citations + s.pack.clauses["access_log_readers"].citations)
+
+
+def challenge(s: Situation) -> Decision | None:
+    c = s.requester.category
+    if c is Cat.PARENT:
+        if s.requester.access_revoked_by_court:
+            return s.deny("challenge", "A court order revokes this parent's rights.")
+        holds = s.parent_holds_rights
+        if holds is None:
+            return s.missing("challenge", "the student's birth date")
+        if not holds:
+            return s.deny("challenge", "The rights have passed to the adult student, who alone "
+                          "may challenge the record.")
+        if not s.requester.legal_custody:
+            return s.deny("challenge", "Only a parent with legal custody may challenge a "
+                          "record or file a written response.")
+        return s.permit("challenge", "A parent with legal custody may challenge the record or "
+                        "file a written response.", log=False)
+    if c is Cat.STUDENT:
+        passed = s.rights_passed
+        if passed is None:
+            return s.missing("challenge", "the student's birth date")
+        if passed and not s.incompetent_adult:
+            return s.permit("challenge", "An adult student may challenge the record or file a "
+                            "written response.", log=False)
+        return s.deny("challenge", "Only the parent with legal custody may challenge the "
+                      "record of this student.")
+    return s.deny("challenge", "Only a parent with legal custody or an adult student may "
+                  "challenge a record.")
+
+
+def add_record(s: Situation) -> Decision | None:
+    c = s.requester.category
+    if not (c is Cat.CUSTODIAN or (c is Cat.SCHOOL_OFFICIAL and s.requester.states_an_interest)):
+        return s.deny("record_keeping", "Only the custodian of records, or a school official "
+                      "with a stated legitimate educational interest, adds to a student's "
+                      "records.")
+    if s.student.status is StudentStatus.ENROLLED:
+        return s.permit("record_keeping", "A school official adds to the record of an enrolled "
+                        "student.", log=False)
+    if s.question.evidence.routine_update:
+        return s.permit("no_additions_after_departure", "Routine updating is allowed after "
+                        "graduation or permanent departure.", log=False)
+    consent = s.question.evidence.consent
+    if consent is not None and consent_problem(s, consent, check_purpose=False) is None:
+        return s.permit("no_additions_after_departure", "The parent or adult student consented "
+                        "in writing to the addition.", obligations=(Ob.FILE_CONSENT_WITH_RECORD,),
+                        log=False)
+    return s.deny("no_additions_after_departure", "After graduation or permanent departure only "
+                  "routine updating may be added without the prior consent of the parent or "
+                  "adult student.")
+
+
+# Rules for `access`, by requester category. Rules open to everyone run after these.
+ACCESS_RULES: dict[RequesterCategory, tuple[Rule, ...]] = {
+    Cat.PARENT: (parent_access,),
+    Cat.STUDENT: (student_access,),
+    Cat.SCHOOL_OFFICIAL: (school_official_access,),
+    Cat.CUSTODIAN: (custodian_access,),
+    Cat.SARB_MEMBER: (sarb_access,),
+    Cat.OTHER_SCHOOL_OFFICIAL: (other_school_access,),
+    Cat.PRIVATE_SCHOOL_OFFICIAL: (private_school_access,),
+    Cat.GOVERNMENT_AUDITOR: (auditor_access,),
+    Cat.COUNTY_PLACING_AGENCY: (county_placing_agency_access,),
+    Cat.DISTRICT_ATTORNEY: (district_attorney_access,),
+    Cat.PROBATION_OFFICER: (probation_officer_access,),
+    Cat.COUNSEL_FOR_MINOR: (counsel_access,),
+    Cat.JUDGE: (judge_access,),
+    Cat.FOSTER_FAMILY_AGENCY: (foster_family_agency_access,),
+    Cat.LAW_ENFORCEMENT: (law_enforcement_48902, peace_officer_49076_5),
+    Cat.ACCREDITING_ASSOCIATION: (accreditation_access,),
+    Cat.RESEARCH_ORGANIZATION: (research_access,),
+    Cat.HEALTH_DEPARTMENT: (immunization_registry_access,),
+    Cat.CONTRACTOR: (contractor_access,),
+    Cat.FINANCIAL_AID_AGENCY: (financial_aid_access,),
+    Cat.ELECTIONS_OFFICIAL: (elections_official_access,),
+    Cat.THIRD_PARTY: (),
+}
+assert set(ACCESS_RULES) == set(RequesterCategory), "every category has its access rules"
+
+OPEN_ACCESS_RULES: tuple[Rule, ...] = (
+    directory_information, deidentified_release, written_consent, court_order_or_subpoena,
+    emergency,
+)
