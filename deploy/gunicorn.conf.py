@@ -1,0 +1,19 @@
+"""gunicorn settings for records-gateway: `gunicorn -c deploy/gunicorn.conf.py 'gateway:create_app()'`."""
+
+import os
+
+bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
+# Two sync workers per core is gunicorn's usual advice; the work is short database calls.
+workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Settings are read and checked once per worker at start-up; fail before serving.
+preload_app = False
+# structlog writes the one line per request; gunicorn's own access log would repeat it.
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+# Behind a TLS-terminating proxy: trust its X-Forwarded-* only from these addresses.
+forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")
