@@ -273,13 +273,15 @@ def _certified(s: Situation, clause_id: str, granted: str, *,
 
 
 def district_attorney_access(s: Situation) -> Decision | None:
+    # AR 5125(e) asks for the written certification "for these purposes" after items 9-11;
+    # read over all three, which discloses nothing until the certification is on file.
     if s.purpose_is(Purpose.TRUANCY):
-        return s.permit("district_attorney_truancy", "A district attorney in a truancy "
-                        "mediation program or petition.", obligations=(Ob.NO_REDISCLOSURE,))
+        return _certified(s, "district_attorney_truancy", "A district attorney may have "
+                          "records for truancy mediation or a truancy petition")
     if s.purpose_is(Purpose.COMPULSORY_EDUCATION):
-        return s.permit("district_attorney_compulsory_education", "A district attorney's "
-                        "office considering action against a parent under the compulsory "
-                        "education laws.", obligations=(Ob.NO_REDISCLOSURE,))
+        return _certified(s, "district_attorney_compulsory_education", "A district "
+                          "attorney's office may have records to consider action against a "
+                          "parent under the compulsory education laws")
     if s.purpose_is(Purpose.CRIMINAL_INVESTIGATION):
         return _certified(s, "criminal_investigation", "A district attorney may have records "
                           "for a criminal, wardship or probation investigation")
