@@ -1,0 +1,431 @@
+"""Repositories: the questions the services ask of the store, in the regulation's words.
+
+Each works inside the session of a unit of work and never commits: the unit of work
+does, so that an action and its audit trail land together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway.policy.facts import RecordType, RequesterCategory
+from gateway.store import crypto
+from gateway.store.crypto import Envelope, KeyEncryptionKeys
+from gateway.store.errors import (
+    ImportRejected,
+    NotAParent,
+    NotFound,
+    RecordDestroyed,
+    RecordRefused,
+    RowError,
+)
+from gateway.store.importing import check_row
+from gateway.store.models import (
+    Agreement,
+    AgreementKind,
+    Base,
+    Consent,
+    Disclosure,
+    Guardianship,
+    ObligationTask,
+    Requester,
+    Student,
+    StudentRecord,
+    utc_now,
+)
+
+# 5 CCR 431 asks the originator to date and sign "anecdotal information and assessment
+# reports". These types are such by nature; any other record is one when it is flagged.
+ANECDOTAL_OR_ASSESSMENT_TYPES = frozenset({
+    RecordType.COUNSELOR_TEACHER_RATING,
+    RecordType.BEHAVIORAL_REPORT,
+})
+_IN_CHUNK = 500  # values per IN (...): well under SQLite's bound-parameter limit
+
+M = TypeVar("M", bound=Base)
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _get(self, model: type[M], ident: uuid.UUID) -> M:
+        found = self.session.get(model, ident)
+        if found is None:
+            raise NotFound(model.__tablename__, ident)
+        return found
+
+    def _add(self, row: M) -> M:
+        self.session.add(row)
+        self.session.flush()  # constraint violations surface here, at the call
+        return row
+
+
+# --- Students -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did: ids of the students created and updated, in row order."""
+
+    created: tuple[uuid.UUID, ...] = ()
+    updated: tuple[uuid.UUID, ...] = ()
+
+
+class StudentRepository(_Repository):
+    def get(self, student_id: uuid.UUID) -> Student:
+        return self._get(Student, student_id)
+
+    def by_sis_id(self, sis_id: str) -> Student | None:
+        return self.session.scalars(select(Student).where(Student.sis_id == sis_id)).one_or_none()
+
+    def add(self, student: Student) -> Student:
+        return self._add(student)
+
+    def upsert_many(self, rows: Iterable[Mapping[str, Any]]) -> ImportReport:
+        """Create or update students by SIS id: all rows, or none.
+
+        Every row is checked before anything is written; if any is wrong this raises
+        ``ImportRejected`` listing each problem by row number and field. A column a row
+        leaves out keeps its stored value (or the default, for a new student).
+        """
+        checked: list[dict[str, Any]] = []
+        errors: list[RowError] = []
+        first_row_of: dict[str, int] = {}
+        for number, row in enumerate(rows, start=1):
+            values, problems = check_row(number, row)
+            sis_id = values.get("sis_id")
+            if sis_id is not None:
+                if sis_id in first_row_of:
+                    problems.append(RowError(number, "sis_id", "the same SIS id is in row "
+                                             f"{first_row_of[sis_id]}"))
+                first_row_of.setdefault(sis_id, number)
+            errors.extend(problems)
+            checked.append(values)
+        if errors:
+            raise ImportRejected(errors)
+
+        existing = self._by_sis_ids([values["sis_id"] for values in checked])
+        created: list[Student] = []
+        updated: list[Student] = []
+        for values in checked:
+            student = existing.get(values["sis_id"])
+            if student is None:
+                student = Student(**values)
+                self.session.add(student)
+                created.append(student)
+            else:
+                for key, value in values.items():
+                    setattr(student, key, value)
+                updated.append(student)
+        self.session.flush()
+        return ImportReport(created=tuple(s.id for s in created),
+                            updated=tuple(s.id for s in updated))
+
+    def _by_sis_ids(self, sis_ids: list[str]) -> dict[str, Student]:
+        found: dict[str, Student] = {}
+        for start in range(0, len(sis_ids), _IN_CHUNK):
+            chunk = sis_ids[start:start + _IN_CHUNK]
+            for student in self.session.scalars(select(Student)
+                                                .where(Student.sis_id.in_(chunk))):
+                found[student.sis_id] = student
+        return found
+
+
+# --- Requesters and parents ---------------------------------------------------------
+
+
+class RequesterRepository(_Repository):
+    def get(self, requester_id: uuid.UUID) -> Requester:
+        return self._get(Requester, requester_id)
+
+    def by_subject(self, issuer: str, subject: str) -> Requester | None:
+        """The requester an OpenID provider's ``sub`` (or ``client_id``) stands for."""
+        return self.session.scalars(select(Requester).where(
+            Requester.issuer == issuer, Requester.subject == subject)).one_or_none()
+
+    def add(self, requester: Requester) -> Requester:
+        return self._add(requester)
+
+
+class GuardianshipRepository(_Repository):
+    def add(self, guardianship: Guardianship) -> Guardianship:
+        """Record a parent's standing; the requester must be registered as a parent."""
+        parent = self.session.get(Requester, guardianship.parent_id)
+        if parent is None or parent.category is not RequesterCategory.PARENT:
+            raise NotAParent("a guardianship names a requester registered as a parent")
+        return self._add(guardianship)
+
+    def find(self, parent_id: uuid.UUID, student_id: uuid.UUID) -> Guardianship | None:
+        """The guardianship between this requester and this student, if there is one."""
+        return self.session.scalars(select(Guardianship).where(
+            Guardianship.parent_id == parent_id,
+            Guardianship.student_id == student_id)).one_or_none()
+
+    def of_student(self, student_id: uuid.UUID) -> list[Guardianship]:
+        return list(self.session.scalars(select(Guardianship)
+                                         .where(Guardianship.student_id == student_id)
+                                         .order_by(Guardianship.created_at)))
+
+    def verify(self, guardianship_id: uuid.UUID, custodian_id: uuid.UUID,
+               at: datetime | None = None) -> Guardianship:
+        """A custodian of records checked the papers that make this requester a parent."""
+        guardianship = self._get(Guardianship, guardianship_id)
+        guardianship.verified_by_id = custodian_id
+        guardianship.verified_at = at or utc_now()
+        self.session.flush()
+        return guardianship
+
+
+# --- Papers on file -----------------------------------------------------------------
+
+
+class AgreementRepository(_Repository):
+    def add(self, agreement: Agreement) -> Agreement:
+        return self._add(agreement)
+
+    def in_force(self, requester_id: uuid.UUID, on: date,
+                 kind: AgreementKind | None = None) -> list[Agreement]:
+        """Agreements and certifications of this requester in force on ``on``.
+
+        In force: signed and effective by that day, and not expired (``expires_on`` is
+        the last day in force).
+        """
+        stmt = select(Agreement).where(
+            Agreement.requester_id == requester_id,
+            Agreement.signed_on <= on,
+            Agreement.effective_from <= on,
+            or_(Agreement.expires_on.is_(None), Agreement.expires_on >= on),
+        )
+        if kind is not None:
+            stmt = stmt.where(Agreement.kind == kind)
+        return list(self.session.scalars(stmt.order_by(Agreement.effective_from,
+                                                       Agreement.id)))
+
+
+class ConsentRepository(_Repository):
+    def add(self, consent: Consent) -> Consent:
+        return self._add(consent)
+
+    def for_recipient(self, student_id: uuid.UUID, recipient_id: uuid.UUID, *,
+                      at: datetime) -> list[Consent]:
+        """Unrevoked consents about this student naming this recipient, valid or not.
+
+        For the engine to explain why a consent on file does not suffice.
+        """
+        stmt = select(Consent).where(
+            Consent.student_id == student_id,
+            Consent.recipient_id == recipient_id,
+            or_(Consent.revoked_at.is_(None), Consent.revoked_at > at),
+        ).order_by(Consent.created_at, Consent.id)
+        return list(self.session.scalars(stmt))
+
+    def valid_for(self, student_id: uuid.UUID, record_type: RecordType,
+                  recipient_id: uuid.UUID, *, at: datetime, today: date) -> list[Consent]:
+        """Consents that are signed, dated no later than ``today``, not revoked at ``at``,
+        name this recipient and cover this record.
+
+        Whether the giver may consent for this student (custody, rights passed to the
+        student) is the engine's to decide (``Consent.as_fact``).
+        """
+        return [consent for consent in self.for_recipient(student_id, recipient_id, at=at)
+                if consent.signed and consent.signed_on is not None
+                and consent.signed_on <= today and consent.covers(record_type)]
+
+    def revoke(self, consent_id: uuid.UUID, at: datetime | None = None) -> Consent:
+        consent = self._get(Consent, consent_id)
+        if consent.revoked_at is None:
+            consent.revoked_at = at or utc_now()
+            self.session.flush()
+        return consent
+
+
+# --- Records --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordContent:
+    """A record's content, decrypted, with the row it came from."""
+
+    record: StudentRecord
+    content: bytes = field(repr=False)
+
+    @property
+    def media_type(self) -> str:
+        return self.record.media_type
+
+
+class RecordRepository(_Repository):
+    """Student records, sealed on the way in and opened on the way out."""
+
+    def __init__(self, session: Session, keys: KeyEncryptionKeys) -> None:
+        super().__init__(session)
+        self._keys = keys
+
+    def add(self, *, student_id: uuid.UUID, record_type: RecordType, content: bytes,
+            media_type: str, school_year_of_origin: int, originator: str,
+            originated_on: date | None = None, signed_by_originator: bool = False,
+            anecdotal_or_assessment: bool = False, forwarded_to: str | None = None,
+            ) -> StudentRecord:
+        """Seal and keep a record.
+
+        Refuses (``RecordRefused``, 5 CCR 431) anecdotal information or an assessment
+        report that its originator has not dated and signed.
+        """
+        record_type = RecordType(record_type)
+        anecdotal = anecdotal_or_assessment or record_type in ANECDOTAL_OR_ASSESSMENT_TYPES
+        if anecdotal:
+            missing = [what for what, ok in (("the originator's date", originated_on),
+                                             ("the originator's signature",
+                                              signed_by_originator)) if not ok]
+            if missing:
+                raise RecordRefused("5 CCR 431", "anecdotal information and assessment "
+                                    "reports must be dated and signed by their originator",
+                                    missing)
+        record_id = uuid.uuid4()
+        envelope = crypto.seal(self._keys, record_id, record_type, content)
+        record = StudentRecord(
+            id=record_id, student_id=student_id, record_type=record_type,
+            school_year_of_origin=school_year_of_origin, originator=originator,
+            originated_on=originated_on, signed_by_originator=signed_by_originator,
+            anecdotal_or_assessment=anecdotal, forwarded_to=forwarded_to,
+            media_type=media_type, ciphertext=envelope.ciphertext, nonce=envelope.nonce,
+            wrapped_key=envelope.wrapped_key, kek_id=envelope.kek_id)
+        return self._add(record)
+
+    def get(self, record_id: uuid.UUID) -> StudentRecord:
+        """The record's row (a tombstone too), without opening its content."""
+        return self._get(StudentRecord, record_id)
+
+    def of_student(self, student_id: uuid.UUID, *,
+                   include_destroyed: bool = False) -> list[StudentRecord]:
+        stmt = select(StudentRecord).where(StudentRecord.student_id == student_id)
+        if not include_destroyed:
+            stmt = stmt.where(StudentRecord.destroyed_at.is_(None))
+        return list(self.session.scalars(stmt.order_by(StudentRecord.created_at,
+                                                       StudentRecord.id)))
+
+    def read(self, record_id: uuid.UUID) -> RecordContent:
+        """Open a record's content (the caller has decided the disclosure is lawful)."""
+        record = self.get(record_id)
+        if (record.destroyed_at is not None or record.ciphertext is None
+                or record.nonce is None or record.wrapped_key is None
+                or record.kek_id is None):
+            raise RecordDestroyed(record_id)
+        envelope = Envelope(ciphertext=record.ciphertext, nonce=record.nonce,
+                            wrapped_key=record.wrapped_key, kek_id=record.kek_id)
+        return RecordContent(record=record, content=crypto.unseal(
+            self._keys, record.id, record.record_type, envelope))
+
+    def shred(self, record_id: uuid.UUID, at: datetime | None = None) -> StudentRecord:
+        """Destroy a record's content (5 CCR 437) by deleting its data key and ciphertext.
+
+        The row stays as a tombstone with ``destroyed_at``. Copies of the wrapped key in
+        backups (and, until VACUUM, PostgreSQL's old row versions) stay sealed by their
+        KEK: rotate and retire that KEK to finish the job for them.
+        """
+        record = self.get(record_id)
+        if record.destroyed_at is None:
+            record.ciphertext = record.nonce = record.wrapped_key = None
+            record.kek_id = None
+            record.destroyed_at = at or utc_now()
+            self.session.flush()
+        return record
+
+    def data_keys_by_kek(self) -> dict[str, int]:
+        """How many live records each KEK still wraps: a KEK absent here can be retired."""
+        rows = self.session.execute(
+            select(StudentRecord.kek_id, func.count())
+            .where(StudentRecord.destroyed_at.is_(None))
+            .group_by(StudentRecord.kek_id))
+        return {kek_id: count for kek_id, count in rows if kek_id is not None}
+
+    def rewrap_batch(self, after: uuid.UUID | None, limit: int) -> tuple[int, uuid.UUID | None]:
+        """Re-wrap up to ``limit`` data keys not under the active KEK, after id ``after``.
+
+        Returns (how many were re-wrapped, the last id looked at, or None when there is
+        nothing left). Content is untouched; a row shredded meanwhile is left alone.
+        """
+        active = self._keys.active_id
+        stmt = (select(StudentRecord.id, StudentRecord.kek_id, StudentRecord.wrapped_key)
+                .where(StudentRecord.destroyed_at.is_(None),
+                       StudentRecord.kek_id != active)
+                .order_by(StudentRecord.id).limit(limit)
+                .with_for_update(skip_locked=True))
+        if after is not None:
+            stmt = stmt.where(StudentRecord.id > after)
+        rows = self.session.execute(stmt).all()
+        done = 0
+        for record_id, kek_id, wrapped in rows:
+            if kek_id is None or wrapped is None:  # excluded by the sealed_or_tombstone CHECK
+                continue
+            new_kek_id, new_wrapped = crypto.rewrap(self._keys, kek_id, wrapped)
+            result = self.session.execute(
+                update(StudentRecord)
+                .where(StudentRecord.id == record_id, StudentRecord.kek_id == kek_id,
+                       StudentRecord.destroyed_at.is_(None))
+                .values(kek_id=new_kek_id, wrapped_key=new_wrapped)
+                .execution_options(synchronize_session="fetch"))
+            done += result.rowcount  # type: ignore[attr-defined]
+        return done, (rows[-1][0] if rows else None)
+
+
+# --- Duties and disclosures ---------------------------------------------------------
+
+
+class ObligationRepository(_Repository):
+    def add(self, task: ObligationTask) -> ObligationTask:
+        return self._add(task)
+
+    def open(self, *, student_id: uuid.UUID | None = None,
+             due_by: datetime | None = None) -> list[ObligationTask]:
+        """Tasks not done yet, soonest due first; optionally of one student, or due by then."""
+        stmt = select(ObligationTask).where(ObligationTask.done_at.is_(None))
+        if student_id is not None:
+            stmt = stmt.where(ObligationTask.student_id == student_id)
+        if due_by is not None:
+            stmt = stmt.where(ObligationTask.due_by <= due_by)
+        return list(self.session.scalars(stmt.order_by(ObligationTask.due_by,
+                                                       ObligationTask.id)))
+
+    def complete(self, task_id: uuid.UUID, done_by: uuid.UUID,
+                 at: datetime | None = None) -> ObligationTask:
+        task = self._get(ObligationTask, task_id)
+        if task.done_at is None:
+            task.done_at = at or utc_now()
+            task.done_by_id = done_by
+            self.session.flush()
+        return task
+
+
+class DisclosureRepository(_Repository):
+    def add(self, disclosure: Disclosure) -> Disclosure:
+        return self._add(disclosure)
+
+    def of_student(self, student_id: uuid.UUID) -> list[Disclosure]:
+        """The student's disclosures, oldest first (what a parent may see, Ed Code 49064)."""
+        return list(self.session.scalars(select(Disclosure)
+                                         .where(Disclosure.student_id == student_id)
+                                         .order_by(Disclosure.disclosed_at, Disclosure.id)))
+
+
+__all__ = [
+    "ANECDOTAL_OR_ASSESSMENT_TYPES",
+    "AgreementRepository",
+    "ConsentRepository",
+    "DisclosureRepository",
+    "GuardianshipRepository",
+    "ImportReport",
+    "ObligationRepository",
+    "RecordContent",
+    "RecordRepository",
+    "RequesterRepository",
+    "StudentRepository",
+]

@@ -1,0 +1,84 @@
+"""The unit of work: one transaction, the repositories that work in it, an explicit commit.
+
+Nothing is written unless ``commit()`` is called; leaving the block without it, or on
+an exception, rolls back. A service therefore cannot half-do an action: the record,
+its disclosure entry and the obligations it brings are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session
+
+from gateway.store.crypto import KeyEncryptionKeys
+from gateway.store.repositories import (
+    AgreementRepository,
+    ConsentRepository,
+    DisclosureRepository,
+    GuardianshipRepository,
+    ObligationRepository,
+    RecordRepository,
+    RequesterRepository,
+    StudentRepository,
+)
+
+
+class UnitOfWork:
+    """``with UnitOfWork(sessions, keys) as uow: ...; uow.commit()``."""
+
+    students: StudentRepository
+    requesters: RequesterRepository
+    guardianships: GuardianshipRepository
+    agreements: AgreementRepository
+    consents: ConsentRepository
+    records: RecordRepository
+    obligations: ObligationRepository
+    disclosures: DisclosureRepository
+
+    def __init__(self, session_factory: Callable[[], Session],
+                 keys: KeyEncryptionKeys) -> None:
+        self._session_factory = session_factory
+        self._keys = keys
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside its 'with' block")
+        return self._session
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("a unit of work is not re-entrant")
+        session = self._session_factory()
+        session.begin()
+        self._session = session
+        self.students = StudentRepository(session)
+        self.requesters = RequesterRepository(session)
+        self.guardianships = GuardianshipRepository(session)
+        self.agreements = AgreementRepository(session)
+        self.consents = ConsentRepository(session)
+        self.records = RecordRepository(session, self._keys)
+        self.obligations = ObligationRepository(session)
+        self.disclosures = DisclosureRepository(session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        session, self._session = self.session, None
+        try:
+            if exc_type is not None:
+                session.rollback()
+        finally:
+            # Closing rolls back whatever was not committed and detaches the objects
+            # without expiring them, so rows read in the block stay readable after it.
+            session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
