@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/records-gateway policy check tests/cases/ar5125-public.jsonl
+	$(BIN)/records-gateway demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

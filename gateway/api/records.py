@@ -1,0 +1,104 @@
+"""Reading student records: every read is an AR 5125 decision, every disclosure recorded."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from gateway.api.auth import current_caller
+from gateway.logs import add_log_fields
+from gateway.policy.decision import Decision, Outcome
+from gateway.services import find
+from gateway.services.access import RecordAccess, RecordRequest
+from schemas.problem import ProblemSchema
+from schemas.records import (
+    AccessArgsSchema,
+    DecisionRequestSchema,
+    DecisionSchema,
+    DisclosedRecordSchema,
+    PendingSchema,
+)
+
+blp = Blueprint("records", __name__, url_prefix="/v1",
+                description="Student records, read under AR 5125")
+
+REDISCLOSURE_NOTICE = ("This information may not be disclosed to any other party without the "
+                       "written consent of the parent or adult student, unless state or federal "
+                       "law allows it (Ed Code 49076; 34 CFR 99.33).")
+
+
+class Refused(Exception):
+    """A denial: a 403 problem that carries the decision, and no part of the record."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+@blp.before_request
+def authenticate() -> None:
+    # Before any argument is parsed: an unauthenticated caller learns nothing, not even
+    # which of its parameters were wrong.
+    g.caller = current_caller()
+
+
+def _request(caller_args: dict[str, Any], sis_id: str, record_id: uuid.UUID) -> RecordRequest:
+    return RecordRequest(
+        caller=g.caller, student_sis_id=sis_id, record_id=record_id,
+        purpose=caller_args["purpose"],
+        legitimate_educational_interest=caller_args["legitimate_educational_interest"],
+        emergency_threat=caller_args["emergency_threat"], request_id=g.request_id)
+
+
+def _log(decision: Decision) -> None:
+    add_log_fields(decision=decision.outcome.value, clause=decision.clause)
+
+
+@blp.route("/students/<string:sis_id>/records/<uuid:record_id>")
+class StudentRecord(MethodView):
+    @blp.doc(security=[{"bearer": []}])
+    @blp.arguments(AccessArgsSchema, location="query")
+    @blp.response(200, DisclosedRecordSchema, description="Disclosed and recorded")
+    @blp.alt_response(202, schema=PendingSchema,
+                      description="Allowed once a step is done; nothing disclosed")
+    @blp.alt_response(403, schema=ProblemSchema, description="Refused under AR 5125")
+    @blp.alt_response(404, schema=ProblemSchema, description="No such record of that student")
+    def get(self, args: dict[str, Any], sis_id: str, record_id: uuid.UUID):
+        """Read a record: the engine decides; a permit is disclosed and recorded together."""
+        access = find().record_access.read(_request(args, sis_id, record_id))
+        _log(access.decision)
+        if access.decision.outcome is Outcome.DENY:
+            raise Refused(access.decision)
+        if access.decision.outcome is Outcome.PENDING:
+            return {"decision": access.decision.as_dict(), "duties": list(access.duties)}, 202
+        return present(access)
+
+
+def present(access: RecordAccess) -> dict[str, Any]:
+    if access.content is None:  # a permit always carries the content it disclosed
+        raise RuntimeError("a disclosure without content")
+    return {
+        "record_id": access.record_id, "record_type": access.record_type.value,
+        "media_type": access.media_type,
+        "content_base64": base64.b64encode(access.content).decode("ascii"),
+        "decision": access.decision.as_dict(), "duties": list(access.duties),
+        "redisclosure_notice": REDISCLOSURE_NOTICE,
+    }
+
+
+@blp.route("/decisions")
+class DecisionPreview(MethodView):
+    @blp.doc(security=[{"bearer": []}])
+    @blp.arguments(DecisionRequestSchema)
+    @blp.response(200, DecisionSchema, description="The decision; nothing is disclosed")
+    def post(self, args: dict[str, Any]):
+        """Preview the decision a read would get, without disclosing or recording anything."""
+        decision = find().record_access.preview(
+            _request(args, args["student_sis_id"], args["record_id"]))
+        _log(decision)
+        return decision.as_dict()

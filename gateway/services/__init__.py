@@ -1,0 +1,62 @@
+"""Use cases of the gateway, and where the views find them.
+
+Views look services up (``find()``) instead of building them, so tests can swap one
+(warehouse's ``find_service``, in the small).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from flask import current_app
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.identity import AccessTokenValidator
+from gateway.policy.engine import PolicyEngine
+from gateway.services.access import RecordAccessService
+from gateway.settings import Settings
+from gateway.store.crypto import KeyEncryptionKeys
+from gateway.store.uow import UnitOfWork
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    policy: PolicyEngine
+    database: Engine
+    sessions: sessionmaker[Session]
+    keys: KeyEncryptionKeys = field(repr=False)
+    tokens: AccessTokenValidator | None
+    clock: Callable[[], datetime] = utc_now
+
+    def today(self) -> date:
+        """The regulation counts days in the district's own time zone."""
+        return self.clock().astimezone(self.settings.zone).date()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.keys)
+
+    @property
+    def record_access(self) -> RecordAccessService:
+        return RecordAccessService(self.unit_of_work, self.policy, self.clock,
+                                   self.settings.zone)
+
+    def database_is_reachable(self) -> bool:
+        try:
+            with self.database.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+
+def find() -> Services:
+    return current_app.extensions["gateway"]

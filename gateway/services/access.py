@@ -1,0 +1,196 @@
+"""Reading a student record: facts from the store, the engine's decision, and the
+disclosure recorded in the same transaction as the read.
+
+Nothing leaves unless the engine permits it and its disclosure and duties are
+committed: if the commit fails, the caller gets ``DisclosureNotRecorded`` instead
+of the record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.policy.decision import Decision, Obligation, Outcome
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, RequesterCategory
+from gateway.store import models
+from gateway.store.errors import NotAParent, NotFound
+from gateway.store.uow import UnitOfWork
+
+
+class AccessError(Exception):
+    """A request the service cannot put to the engine, or cannot complete."""
+
+
+class UnregisteredRequester(AccessError):
+    """The token is valid, but the district has not registered this requester."""
+
+
+class NoVerifiedRelationship(AccessError):
+    """A parent whose relationship to the student a custodian has not verified."""
+
+
+class UnknownStudentOrRecord(AccessError):
+    """No such student, or no such record of that student."""
+
+
+class DisclosureNotRecorded(AccessError):
+    """The disclosure could not be written, so the record is not returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who the access token says is asking."""
+
+    issuer: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRequest:
+    caller: Caller
+    student_sis_id: str
+    record_id: uuid.UUID
+    purpose: str
+    legitimate_educational_interest: str = ""
+    emergency_threat: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAccess:
+    """The answer: the decision, and the record's content only when it was disclosed."""
+
+    decision: Decision
+    record_id: uuid.UUID
+    record_type: RecordType
+    media_type: str
+    content: bytes | None = field(default=None, repr=False)
+    duties: tuple[str, ...] = ()  # obligations the district must still carry out
+
+
+# Duties a person must carry out, and by when after the decision. The others are
+# fulfilled by the gateway itself: the consent is on file, and the no-redisclosure
+# notice goes with every disclosed record.
+DUTY_DUE = {
+    Obligation.NOTIFY_PARENT_3_DAYS_BEFORE_DISCLOSURE: timedelta(0),
+    Obligation.NOTIFY_PARENT_OF_RIGHTS_BEFORE_RELEASE: timedelta(0),
+    Obligation.RECORD_EMERGENCY_BASIS: timedelta(0),
+    Obligation.NOTIFY_PARENT_WITHIN_24_HOURS: timedelta(hours=24),
+    Obligation.NOTIFY_PARENT_OFFER_COPY_AND_HEARING: timedelta(days=5),
+}
+
+
+class RecordAccessService:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
+                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
+        self._uow = unit_of_work
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+
+    def read(self, request: RecordRequest) -> RecordAccess:
+        """Decide, and on a permit open the record and record the disclosure."""
+        now = self._clock()
+        today = now.astimezone(self._zone).date()
+        with self._uow() as uow:
+            requester, student, record, question = self._question(uow, request, now, today)
+            decision = self._policy.decide(question, today)
+            content = None
+            if decision.outcome is Outcome.PERMIT:
+                content = uow.records.read(record.id).content
+                uow.disclosures.add(models.Disclosure(
+                    request_id=request.request_id, requester_id=requester.id,
+                    student_id=student.id, record_id=record.id, clause=decision.clause,
+                    purpose=request.purpose,
+                    legitimate_educational_interest=request.legitimate_educational_interest,
+                    disclosed_at=now))
+            duties = self._add_duties(uow, decision, student.id, record.id, request, now)
+            if decision.outcome is not Outcome.DENY:
+                try:
+                    uow.commit()
+                except SQLAlchemyError as exc:
+                    raise DisclosureNotRecorded("the disclosure could not be recorded") from exc
+        return RecordAccess(decision=decision, record_id=record.id,
+                            record_type=record.record_type, media_type=record.media_type,
+                            content=content, duties=duties)
+
+    def preview(self, request: RecordRequest) -> Decision:
+        """The decision the request would get, disclosing and recording nothing."""
+        now = self._clock()
+        today = now.astimezone(self._zone).date()
+        with self._uow() as uow:
+            question = self._question(uow, request, now, today)[3]
+            return self._policy.decide(question, today)
+
+    def _question(self, uow: UnitOfWork, request: RecordRequest, now: datetime, today: date):
+        requester = registered_requester(uow, request.caller)
+        student = uow.students.by_sis_id(request.student_sis_id)
+        try:
+            record = uow.records.get(request.record_id)
+        except NotFound:
+            record = None
+        if student is None or record is None or record.student_id != student.id:
+            raise UnknownStudentOrRecord("no such record of that student")
+        guardianship = None
+        if requester.category is RequesterCategory.PARENT:
+            guardianship = uow.guardianships.find(requester.id, student.id)
+        elif requester.category is RequesterCategory.STUDENT:
+            # Nothing in the store yet ties a student's login to a student: fail closed.
+            raise NoVerifiedRelationship("students reach their own records through the portal")
+        try:
+            who = requester.as_fact(guardianship, request.legitimate_educational_interest)
+        except NotAParent as exc:
+            raise NoVerifiedRelationship(str(exc)) from None
+        question = AccessQuestion(
+            requester=who,
+            student=student.as_fact(),
+            action=Action.ACCESS,
+            record_type=record.record_type,
+            purpose=request.purpose,
+            evidence=_evidence_on_file(uow, requester.id, student.id, record.record_type,
+                                       request, now, today),
+        )
+        return requester, student, record, question
+
+    @staticmethod
+    def _add_duties(uow: UnitOfWork, decision: Decision, student_id: uuid.UUID,
+                    record_id: uuid.UUID, request: RecordRequest,
+                    now: datetime) -> tuple[str, ...]:
+        duties = tuple(o for o in decision.obligations if o in DUTY_DUE)
+        for duty in duties:
+            uow.obligations.add(models.ObligationTask(
+                student_id=student_id, record_id=record_id, obligation=duty.value,
+                due_by=now + DUTY_DUE[duty], created_from_request_id=request.request_id))
+        return tuple(d.value for d in duties)
+
+
+def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
+    requester = uow.requesters.by_subject(caller.issuer, caller.subject)
+    if requester is None or not requester.active:
+        raise UnregisteredRequester("the district has not registered this requester")
+    return requester
+
+
+def _evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
+                      record_type: RecordType, request: RecordRequest, now: datetime,
+                      today: date) -> Evidence:
+    """What the district holds for this requester and student: papers, consents."""
+    kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
+    # A consent that covers the record is the one to weigh; failing that, show the engine
+    # the first on file so that its refusal can say what is wrong with it.
+    consents = (uow.consents.valid_for(student_id, record_type, requester_id, at=now,
+                                       today=today)
+                or uow.consents.for_recipient(student_id, requester_id, at=now))
+    return Evidence(
+        consent=consents[0].as_fact() if consents else None,
+        written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
+        written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
+        emergency_threat=request.emergency_threat,
+    )

@@ -1,0 +1,1 @@
+"""Marshmallow wire schemas: API bodies, problem details, exports."""
