@@ -5,11 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test bench clean
+# bench/http_reads.py: the worker classes compared side by side; the goal is judged on sync.
+HTTP_BENCH_VARIANTS := --variant sync: --variant gthread:GATEWAY_WORKER_CLASS=gthread,GATEWAY_THREADS=4 --goal-variant sync
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/browser/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# Browser tests: Debian's Chromium (no browser download) and axe-core from npm.
+	command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: $(STAMP)
@@ -21,6 +27,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/policy_engine.py --markdown --write-doc docs/benchmarks.md
+	# HTTP: audited reads under gunicorn, with wrk (Debian) and PostgreSQL on 127.0.0.1:5432.
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/http_reads.py $(HTTP_BENCH_VARIANTS) --write-doc docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

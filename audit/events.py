@@ -31,8 +31,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-import rfc8785
-
+from audit import canonical
 from audit._codec import b64decode, b64encode, load_json
 
 FORMAT_VERSION = 1
@@ -64,8 +63,8 @@ class EntryError(ValueError):
 def canonical_bytes(value: Any) -> bytes:
     """The RFC 8785 (JCS) bytes of a JSON value: the one spelling all verifiers agree on."""
     try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError) as exc:
+        return canonical.canonical_bytes(value)
+    except canonical.CanonicalizationError as exc:
         raise EntryError(f"cannot canonicalize: {exc}") from None
 
 

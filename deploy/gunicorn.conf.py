@@ -5,7 +5,11 @@ import os
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 # Two sync workers per core is gunicorn's usual advice; the work is short database calls.
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
-worker_class = "sync"
+# sync: one request at a time per worker, the connection closed after each. gthread
+# (GATEWAY_WORKER_CLASS=gthread, GATEWAY_THREADS=n) keeps connections alive and lets a
+# worker serve another request while one waits on the database; see docs/benchmarks.md.
+worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GATEWAY_THREADS", "1"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
@@ -15,5 +19,8 @@ preload_app = False
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+# gunicorn 25.1+ opens a control socket in $HOME by default; the gateway has no use for
+# it, and two servers on one machine would take each other's.
+control_socket_disable = True
 # Behind a TLS-terminating proxy: trust its X-Forwarded-* only from these addresses.
 forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1")

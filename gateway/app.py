@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from gateway import api, logs
+from gateway import api, logs, portal
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.pack import load_pack
@@ -39,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
     )
     logs.init_app(app)
     api.init_app(app)
+    portal.init_app(app, settings)  # the pages for parents and custodians
     return app
 
 

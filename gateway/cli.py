@@ -9,7 +9,7 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -185,11 +185,61 @@ def db_upgrade() -> None:
     click.echo(f"database at revision {migrate.current(settings.database_url)}")
 
 
-def _gunicorn(bind: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+# --- keys (issue 3): rotating the key-encryption key ----------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """The key-encryption keys that wrap every record's data key."""
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Data keys re-wrapped per transaction.")
+def keys_rotate(batch_size: int) -> None:
+    """Re-wrap every record's data key under the active key-encryption key.
+
+    Add the new key to the key file (the last one listed is active) or GATEWAY_KEK, keeping
+    the old ones, and run this; content is never decrypted or rewritten. A run that stops
+    can be run again. Once no record is left under an old key, remove it from the file.
+    Exit status 1 while records remain under an old key (e.g. rows locked by a writer).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.app import key_encryption_keys
+    from gateway.store.crypto import CryptoError
+    from gateway.store.db import make_engine, make_session_factory
+    from gateway.store.rotation import rotate_data_keys
+
+    settings = _settings()
+    try:
+        kek = key_encryption_keys(settings)
+    except CryptoError as exc:
+        fail(f"keys: {exc}")
+    engine = make_engine(settings.database_url)
+    try:
+        report = rotate_data_keys(make_session_factory(engine), kek, batch_size=batch_size)
+    except CryptoError as exc:  # an old key no longer listed: its data keys cannot be opened
+        fail(f"keys: {exc}; keep every old key listed until the rotation has finished")
+    except SQLAlchemyError as exc:
+        fail(f"the database could not be rotated: {type(exc).__name__}")
+    finally:
+        engine.dispose()
+    click.echo(f"re-wrapped {report.rewrapped} data key(s) under {report.active_kek_id} "
+               f"in {report.batches} batch(es)")
+    for kek_id, count in sorted(report.remaining.items()):
+        click.echo(f"  {kek_id}: {count} record(s)")
+    if not report.finished:
+        fail("records remain under an old key; run the rotation again", 1)
+
+
+def start_gunicorn(bind: str, env: dict[str, str], **popen: Any) -> subprocess.Popen[bytes]:
+    """gunicorn with deploy/gunicorn.conf.py serving the gateway on ``bind``; ``popen``
+    goes to subprocess.Popen (the load benchmark sends the output to a file)."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     return subprocess.Popen(
         [str(gunicorn), "-c", str(REPOSITORY / "deploy" / "gunicorn.conf.py"), "--bind", bind,
-         "gateway:create_app()"], env=env)
+         "gateway:create_app()"], env=env, **popen)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -211,7 +261,7 @@ def _wait(process: subprocess.Popen[bytes]) -> int:
 def serve(bind: str) -> None:
     """Serve the gateway with gunicorn (deploy/gunicorn.conf.py)."""
     _settings()  # fail here, in one line, rather than in every worker
-    sys.exit(_wait(_gunicorn(bind, dict(os.environ))))
+    sys.exit(_wait(start_gunicorn(bind, dict(os.environ))))
 
 
 @main.command("demo")
@@ -221,11 +271,7 @@ def serve(bind: str) -> None:
 def demo(port: int, idp_port: int) -> None:
     """Run the gateway on its embedded default: SQLite, the development OpenID provider
     and sample data, all on 127.0.0.1."""
-    from gateway.demo import seed
     from gateway.identity.devidp import DevProviderError, start_dev_provider
-    from gateway.store import migrate
-    from gateway.store.db import make_engine, make_session_factory
-    from gateway.store.uow import UnitOfWork
 
     try:
         provider = start_dev_provider(port=idp_port)
@@ -233,22 +279,35 @@ def demo(port: int, idp_port: int) -> None:
         fail(str(exc))
     try:
         settings = _settings(oidc_issuer=provider.issuer)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        migrate.upgrade(settings.database_url)
-        from gateway.app import key_encryption_keys
-
-        engine = make_engine(settings.database_url)
-        with UnitOfWork(make_session_factory(engine), key_encryption_keys(settings)) as uow:
-            seeded = seed(uow, provider.issuer)
-        engine.dispose()
+        seeded = prepare_demo_database(settings)
         _print_demo(port, provider.issuer, seeded)
+        _print_portal(port)
         env = {**os.environ, "GATEWAY_OIDC_ISSUER": provider.issuer,
                "GATEWAY_DATABASE_URL": settings.database_url,
-               "GATEWAY_LOG_FORMAT": "console"}
-        status = _wait(_gunicorn(f"127.0.0.1:{port}", env))
+               "GATEWAY_LOG_FORMAT": "console", **DEMO_PORTAL_CLIENT}
+        status = _wait(start_gunicorn(f"127.0.0.1:{port}", env))
     finally:
         provider.stop()
     sys.exit(status)
+
+
+def prepare_demo_database(settings):
+    """Migrate the settings' database and seed the sample data for the settings' issuer
+    (idempotent); also used by bench/http_reads.py. Returns ``gateway.demo.Seeded``."""
+    from gateway.app import key_encryption_keys
+    from gateway.demo import seed
+    from gateway.store import migrate
+    from gateway.store.db import make_engine, make_session_factory
+    from gateway.store.uow import UnitOfWork
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine), key_encryption_keys(settings)) as uow:
+            return seed(uow, settings.oidc_issuer)
+    finally:
+        engine.dispose()
 
 
 def _print_demo(port: int, issuer: str, seeded) -> None:
@@ -273,6 +332,43 @@ Read one as the Aeries SIS integration (a school official stating its interest):
 Without the interest the same read is refused (403, with the clause and its citations).
 Stop with Ctrl-C.
 """)
+
+
+# --- The portal and console in the demo (issue 6) ---
+# The development provider's web client (deploy/dev-idp/dev-config.json), whose one
+# registered redirect URI is http://127.0.0.1:8000/auth/callback.
+DEMO_PORTAL_CLIENT = {"GATEWAY_OIDC_CLIENT_ID": "records-gateway-web",
+                      "GATEWAY_OIDC_CLIENT_SECRET": "dev-secret-records-gateway-web"}
+DEMO_PORTAL_PORT = 8000
+
+
+def _print_portal(port: int) -> None:
+    site = f"http://127.0.0.1:{port}"
+    click.echo(f"""Parent portal and custodian's console, in a browser (English or Spanish):
+
+  {site}/            Sign in; at the provider's page type a login, any password.
+    parent.johnson     a parent: SIS-1001 (under 18) and SIS-1003 (rights passed at 18)
+    parent.okafor      a parent without legal custody of SIS-1001
+    parent.rivera      a parent the custodian has not verified yet
+    custodian.garcia   the custodian of records: {site}/console/ verifies parent.rivera
+  {site}/notice      the annual notice of rights (Ed Code 49063)
+""")
+    if port != DEMO_PORTAL_PORT:
+        click.echo(f"  Sign-in needs --port {DEMO_PORTAL_PORT}: the provider only knows "
+                   f"http://127.0.0.1:{DEMO_PORTAL_PORT}/auth/callback.\n")
+
+
+
+# --- Retention (issue 5): the `retention` group lives in gateway/cli_retention.py ---
+from gateway.cli_retention import retention as _retention_group  # noqa: E402
+
+main.add_command(_retention_group)
+
+
+# --- Access log (issue 4): the `audit` group lives in gateway/cli_audit.py ---
+from gateway.cli_audit import audit as _audit_group  # noqa: E402
+
+main.add_command(_audit_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

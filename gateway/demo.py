@@ -33,6 +33,7 @@ REQUESTERS = [
     ("teacher.nguyen", Cat.SCHOOL_OFFICIAL, "Minh Nguyen, teacher", None),
     ("parent.johnson", Cat.PARENT, "Dana Johnson", None),
     ("parent.okafor", Cat.PARENT, "Chidi Okafor", None),
+    ("parent.rivera", Cat.PARENT, "Sofía Rivera", None),
 ]
 
 STUDENTS = [
@@ -90,6 +91,7 @@ def seed(uow: UnitOfWork, issuer: str) -> Seeded:
             giver_role=ConsentGiver.CUSTODIAL_PARENT, signed=True,
             signed_on=date(2025, 9, 15), records=frozenset({RecordType.COURSES_AND_MARKS}),
             purpose="tutoring placement", recipient="Bright Path Tutoring"))
+    _portal_samples(uow, requesters, students, custodian)
     seeded = []
     for sis_id, record_type, content in RECORDS:
         student = students[sis_id]
@@ -103,3 +105,19 @@ def seed(uow: UnitOfWork, issuer: str) -> Seeded:
         seeded.append((sis_id, record_type.value, str(record.id)))
     uow.commit()
     return Seeded(records=seeded)
+
+
+def _portal_samples(uow: UnitOfWork, requesters: dict[str, models.Requester],
+                    students: dict[str, models.Student], custodian: models.Requester) -> None:
+    """For the portal and console: Dana Johnson is also the parent of a graduate over 18
+    (the rights have passed to the student), and Sofía Rivera waits for the custodian to
+    verify her as the parent of SIS-1002."""
+    johnson, rivera = requesters["parent.johnson"], requesters["parent.rivera"]
+    graduate, junior = students["SIS-1003"], students["SIS-1002"]
+    if uow.guardianships.find(johnson.id, graduate.id) is None:
+        uow.guardianships.add(models.Guardianship(
+            parent_id=johnson.id, student_id=graduate.id, parent_type=ParentType.NATURAL,
+            verified_by_id=custodian.id, verified_at=models.utc_now()))
+    if uow.guardianships.find(rivera.id, junior.id) is None:
+        uow.guardianships.add(models.Guardianship(
+            parent_id=rivera.id, student_id=junior.id, parent_type=ParentType.NATURAL))

@@ -28,6 +28,10 @@ def configure_logging(log_format: str) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        # One write(2) per line: print() (structlog's default PrintLogger) writes the text
+        # and its newline apart, so two gunicorn workers sharing standard output merged
+        # their lines. Whole lines stay whole (O_APPEND files, pipes up to PIPE_BUF).
+        logger_factory=structlog.WriteLoggerFactory(),
         cache_logger_on_first_use=True,
     )
 

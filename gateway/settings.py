@@ -41,15 +41,30 @@ class Settings:
     timezone: str = "America/Los_Angeles"
     secret_key: str | None = None
     data_dir: Path = REPOSITORY / "var"
+    # The access log (issue 4): the name its checkpoints carry, and the Ed25519 key that
+    # signs them (a signed-note signer key file, PRIVATE+KEY+<name>+<id>+<key>).
+    audit_origin: str = "localhost/records-gateway/access-log"
+    audit_signing_key_file: Path | None = None
+    # The portal's OpenID client (authorization code + PKCE); no client id: no portal login.
+    oidc_client_id: str = ""
+    oidc_client_secret: str | None = None
+    # Session cookies carry Secure behind TLS; unset: only in production.
+    session_cookie_secure: bool | None = None
 
     def __repr__(self) -> str:  # keys and secrets never reach a log line
         shown = {f.name: getattr(self, f.name) for f in fields(self)
-                 if f.name not in ("kek", "secret_key")}
+                 if f.name not in ("kek", "secret_key", "oidc_client_secret")}
         return f"Settings({shown})"
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.session_cookie_secure is None:
+            return self.environment == "production"
+        return self.session_cookie_secure
 
 
 # Environment variable -> setting. DATABASE_URL is the conventional name for the database.
@@ -66,8 +81,15 @@ _ENV = {
     "GATEWAY_TIMEZONE": "timezone",
     "GATEWAY_SECRET_KEY": "secret_key",
     "GATEWAY_DATA_DIR": "data_dir",
+    "GATEWAY_AUDIT_ORIGIN": "audit_origin",
+    "GATEWAY_AUDIT_SIGNING_KEY_FILE": "audit_signing_key_file",
+    "GATEWAY_OIDC_CLIENT_ID": "oidc_client_id",
+    "GATEWAY_OIDC_CLIENT_SECRET": "oidc_client_secret",
+    "GATEWAY_SESSION_COOKIE_SECURE": "session_cookie_secure",
 }
-_PATHS = {"policy_pack", "config_dir", "key_file", "data_dir"}
+_PATHS = {"policy_pack", "config_dir", "key_file", "data_dir", "audit_signing_key_file"}
+_BOOLS = {"session_cookie_secure": "GATEWAY_SESSION_COOKIE_SECURE"}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def load_settings(environ: Mapping[str, str] | None = None,
@@ -87,6 +109,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
     for name in _PATHS & set(values):
         if values[name] is not None:
             values[name] = Path(values[name])
+    for name in _BOOLS.keys() & set(values):
+        values[name] = _boolean(values[name], _BOOLS[name])
     settings = Settings(**values)
     if not settings.database_url:
         settings = replace(settings, database_url=f"sqlite:///{settings.data_dir / 'gateway.db'}")
@@ -103,6 +127,15 @@ def _read_file(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{path}: {exc}") from None
     return data.get("gateway", {})
+
+
+def _boolean(value: Any, variable: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise SettingsError(f"{variable}: must be true or false")
 
 
 def check(s: Settings) -> None:
@@ -124,8 +157,13 @@ def check(s: Settings) -> None:
         raise bad("GATEWAY_POLICY_PACK", f"{s.policy_pack} is not a file")
     if s.key_file is not None and s.kek is not None:
         raise bad("GATEWAY_KEK", "give the key-encryption key as a file or a value, not both")
+    if not s.audit_origin.strip() or any(c < " " for c in s.audit_origin):
+        raise bad("GATEWAY_AUDIT_ORIGIN", "one line naming the log, e.g. "
+                  "records.example-usd.k12.ca.us/access-log")
     if s.oidc_issuer and urlsplit(s.oidc_issuer).scheme not in ("http", "https"):
         raise bad("GATEWAY_OIDC_ISSUER", "must be an http(s) URL")
+    if s.oidc_client_id and not s.oidc_client_secret:
+        raise bad("GATEWAY_OIDC_CLIENT_SECRET", "the portal's OpenID client needs its secret")
     if s.environment == "production":
         if urlsplit(s.oidc_issuer).scheme != "https":
             raise bad("GATEWAY_OIDC_ISSUER", "production needs the issuer's https URL")
@@ -133,3 +171,6 @@ def check(s: Settings) -> None:
             raise bad("GATEWAY_KEY_FILE", "production needs a key-encryption key")
         if not s.secret_key or len(s.secret_key) < 32:
             raise bad("GATEWAY_SECRET_KEY", "production needs a random secret of 32+ characters")
+        if s.audit_signing_key_file is None:
+            raise bad("GATEWAY_AUDIT_SIGNING_KEY_FILE", "production needs the access log's "
+                      "checkpoint signing key")

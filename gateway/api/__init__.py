@@ -22,7 +22,7 @@ from gateway.services.access import (
     UnregisteredRequester,
 )
 from gateway.store.errors import RecordDestroyed
-from schemas.problem import ProblemSchema
+from schemas.problem import PROBLEM_MEDIA_TYPE, ProblemSchema
 
 log = structlog.get_logger("gateway.api")
 
@@ -31,6 +31,16 @@ class GatewayApi(Api):
     """flask-smorest's Api whose one error shape is RFC 9457 problem details."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # The shared error responses (422, default...) are documented as what they are on
+        # the wire, application/problem+json, so clients and schemathesis can rely on it.
+        json_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MEDIA_TYPE
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = json_type
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
@@ -120,5 +130,9 @@ def init_app(app: Flask) -> GatewayApi:
 
     api.register_blueprint(health.blp)
     api.register_blueprint(records.blp)
+    # --- the SIS write API (issue 3) ---
+    from gateway.api import sis
+
+    api.register_blueprint(sis.blp)
     _register_problems(app)
     return api

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 
 from gateway.identity import IdentityProviderUnavailable, InvalidToken, bearer_token
 from gateway.logs import add_log_fields
@@ -33,4 +33,5 @@ def current_caller() -> Caller:
         raise Unauthenticated("The access token is missing, invalid or expired.") from None
     except IdentityProviderUnavailable:
         raise ProviderUnavailable() from None
+    g.token_scopes = claims.scopes  # what the provider granted (the SIS write API checks it)
     return Caller(issuer=claims.issuer, subject=claims.subject)

@@ -11,11 +11,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from gateway.api.auth import current_caller
+from gateway.api.documenting import problems
 from gateway.logs import add_log_fields
 from gateway.policy.decision import Decision, Outcome
 from gateway.services import find
 from gateway.services.access import RecordAccess, RecordRequest
-from schemas.problem import ProblemSchema
 from schemas.records import (
     AccessArgsSchema,
     DecisionRequestSchema,
@@ -66,8 +66,14 @@ class StudentRecord(MethodView):
     @blp.response(200, DisclosedRecordSchema, description="Disclosed and recorded")
     @blp.alt_response(202, schema=PendingSchema,
                       description="Allowed once a step is done; nothing disclosed")
-    @blp.alt_response(403, schema=ProblemSchema, description="Refused under AR 5125")
-    @blp.alt_response(404, schema=ProblemSchema, description="No such record of that student")
+    @problems(blp, {
+        401: "No valid access token",
+        403: "Refused under AR 5125 (the decision is in the body), an unregistered requester, "
+             "or a parent whose relationship is not verified",
+        404: "No such record of that student",
+        410: "The record was destroyed under the retention schedule",
+        503: "The disclosure could not be recorded, so nothing was disclosed; or the OpenID "
+             "provider cannot be reached"})
     def get(self, args: dict[str, Any], sis_id: str, record_id: uuid.UUID):
         """Read a record: the engine decides; a permit is disclosed and recorded together."""
         access = find().record_access.read(_request(args, sis_id, record_id))
@@ -96,6 +102,11 @@ class DecisionPreview(MethodView):
     @blp.doc(security=[{"bearer": []}])
     @blp.arguments(DecisionRequestSchema)
     @blp.response(200, DecisionSchema, description="The decision; nothing is disclosed")
+    @problems(blp, {
+        401: "No valid access token",
+        403: "An unregistered requester, or a parent whose relationship is not verified",
+        404: "No such record of that student",
+        503: "The database or the OpenID provider cannot be reached"})
     def post(self, args: dict[str, Any]):
         """Preview the decision a read would get, without disclosing or recording anything."""
         decision = find().record_access.preview(

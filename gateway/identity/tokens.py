@@ -7,6 +7,10 @@ HTTP 401) or ``IdentityProviderUnavailable`` (-> HTTP 503). No Flask here.
 Order of checks, cheapest and most dangerous first: size and shape; ``alg`` in the
 allow-list (``none`` and HMAC can never be allowed); ``typ``; key lookup by ``kid`` (one
 rate-limited JWKS re-fetch when the ``kid`` is unknown); signature; claims.
+
+A token that passed every check is remembered (by its SHA-256) so that its next uses skip
+the signature check: only while it is unexpired by the same rules and only while the key
+set it was verified with is still the current, unexpired one. Refusals are never cached.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
 import json
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,6 +126,17 @@ class _KeyCache:
     fetched_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token that passed every check, with what its reuse must check again."""
+
+    claims: TokenClaims
+    exp: float
+    nbf: float | None
+    iat: float
+    keys: _KeyCache  # the key set it was verified with
+
+
 class AccessTokenValidator:
     """Validates the issuer's access tokens for one audience (this resource server).
 
@@ -127,7 +144,8 @@ class AccessTokenValidator:
     ``leeway`` seconds of clock skew are tolerated for exp, nbf and iat. Keys are kept
     ``jwks_ttl`` seconds; an unknown ``kid`` triggers at most one re-fetch per
     ``refresh_min_interval`` seconds; after a failed fetch, no new attempt is made for
-    ``failure_backoff`` seconds. Thread-safe.
+    ``failure_backoff`` seconds. Up to ``verified_cache_size`` verified tokens are kept
+    (least recently used dropped first; 0: none). Thread-safe.
     """
 
     def __init__(
@@ -143,6 +161,7 @@ class AccessTokenValidator:
         failure_backoff: float = 5.0,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        verified_cache_size: int = 1024,
     ) -> None:
         if not issuer or not audience:
             raise ValueError("issuer and audience are required")
@@ -152,6 +171,8 @@ class AccessTokenValidator:
             raise ValueError(f"allowed_algs must be among {sorted(SUPPORTED_ALGS)}; got {refused}")
         if leeway < 0 or leeway > 300:
             raise ValueError("leeway must be between 0 and 300 seconds")
+        if verified_cache_size < 0:
+            raise ValueError("verified_cache_size must be 0 or more")
         self.issuer = issuer
         self.audience = audience
         self.allowed_algs = frozenset(algs)
@@ -175,6 +196,9 @@ class AccessTokenValidator:
         self._last_attempt: float | None = None
         self._last_failure: tuple[float, str] | None = None
         self.jwks_fetches = 0  # successful JWKS fetches, for tests and metrics
+        self.verified_cache_size = verified_cache_size
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the HTTP session if the validator made it."""
@@ -189,6 +213,11 @@ class AccessTokenValidator:
             raise InvalidToken(Reason.MISSING, "empty token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken(Reason.MALFORMED, "token too large")
+        digest = hashlib.sha256(token.encode()).digest() if self.verified_cache_size else b""
+        if digest:
+            claims = self._reuse(digest)
+            if claims is not None:
+                return claims
         header = _unverified_header(token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.allowed_algs:
@@ -200,7 +229,7 @@ class AccessTokenValidator:
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken(Reason.MALFORMED, "kid is not a string")
 
-        key = self._key_for(kid, alg)
+        key, keys = self._key_for(kid, alg)
         try:
             verified = jws.deserialize_compact(token, key, algorithms=[alg],
                                                registry=self._registry)
@@ -214,7 +243,56 @@ class AccessTokenValidator:
             raise InvalidToken(Reason.MALFORMED, "payload is not JSON") from None
         if not isinstance(claims, dict):
             raise InvalidToken(Reason.MALFORMED, "payload is not a JSON object")
-        return self._check_claims(claims)
+        checked = self._check_claims(claims)
+        if digest:
+            self._remember(digest, _Verified(
+                checked, exp=_numeric_date(claims, "exp", required=True),
+                nbf=_numeric_date(claims, "nbf", required=False),
+                iat=_numeric_date(claims, "iat", required=True), keys=keys))
+        return checked
+
+    # -- verified tokens ----------------------------------------------------------------
+
+    @property
+    def cached_tokens(self) -> int:
+        """How many verified tokens are remembered now (for tests and metrics)."""
+        return len(self._verified)
+
+    def _reuse(self, digest: bytes) -> TokenClaims | None:
+        """The claims of a token verified before, if that verification still stands."""
+        with self._verified_lock:
+            entry = self._verified.get(digest)
+            if entry is None:
+                return None
+            # Verified with a key set that was since re-fetched or has gone stale: check
+            # again, against the current keys (a key the issuer withdrew is then refused).
+            cache = self._cache
+            if entry.keys is not cache or self._clock() - cache.fetched_at >= self.jwks_ttl:
+                del self._verified[digest]
+                return None
+            self._verified.move_to_end(digest)
+        try:
+            self._check_times(entry.exp, entry.nbf, entry.iat, self._clock())
+        except InvalidToken:
+            with self._verified_lock:
+                self._verified.pop(digest, None)
+            raise
+        return entry.claims
+
+    def _remember(self, digest: bytes, entry: _Verified) -> None:
+        with self._verified_lock:
+            self._verified[digest] = entry
+            self._verified.move_to_end(digest)
+            while len(self._verified) > self.verified_cache_size:
+                self._verified.popitem(last=False)
+
+    def _check_times(self, exp: float, nbf: float | None, iat: float, now: float) -> None:
+        if exp <= now - self.leeway:
+            raise InvalidToken(Reason.EXPIRED, f"expired at {exp}")
+        if nbf is not None and nbf > now + self.leeway:
+            raise InvalidToken(Reason.NOT_YET_VALID, f"nbf {nbf}")
+        if iat > now + self.leeway:
+            raise InvalidToken(Reason.ISSUED_IN_FUTURE, f"iat {iat}")
 
     def _check_claims(self, claims: dict[str, Any]) -> TokenClaims:
         now = self._clock()
@@ -235,12 +313,7 @@ class AccessTokenValidator:
         exp = _numeric_date(claims, "exp", required=True)
         iat = _numeric_date(claims, "iat", required=True)
         nbf = _numeric_date(claims, "nbf", required=False)
-        if exp <= now - self.leeway:
-            raise InvalidToken(Reason.EXPIRED, f"expired at {exp}")
-        if nbf is not None and nbf > now + self.leeway:
-            raise InvalidToken(Reason.NOT_YET_VALID, f"nbf {nbf}")
-        if iat > now + self.leeway:
-            raise InvalidToken(Reason.ISSUED_IN_FUTURE, f"iat {iat}")
+        self._check_times(exp, nbf, iat, now)
         if exp <= iat:
             raise InvalidToken(Reason.INVALID_CLAIM, "exp is not after iat")
         sub = claims.get("sub")
@@ -263,7 +336,8 @@ class AccessTokenValidator:
 
     # -- keys -------------------------------------------------------------------------
 
-    def _key_for(self, kid: str | None, alg: str) -> Key:
+    def _key_for(self, kid: str | None, alg: str) -> tuple[Key, _KeyCache]:
+        """The key for ``kid`` and ``alg``, and the key set it was found in."""
         cache = self._current_keys()
         key = _pick(cache, kid, alg)
         if key is None and self._may_refresh_for_unknown_kid():
@@ -271,7 +345,7 @@ class AccessTokenValidator:
             key = _pick(cache, kid, alg)
         if key is None:
             raise InvalidToken(Reason.UNKNOWN_KEY, f"no {alg} key with kid {kid!r}")
-        return key
+        return key, cache
 
     def _current_keys(self) -> _KeyCache:
         cache = self._cache

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.services.access import RecordAccessService
+from gateway.services.enrolment import EnrolmentService
+from gateway.services.portal import PortalService
+from gateway.services.retention import RetentionService  # issue 5
 from gateway.settings import Settings
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.uow import UnitOfWork
@@ -48,6 +51,22 @@ class Services:
     def record_access(self) -> RecordAccessService:
         return RecordAccessService(self.unit_of_work, self.policy, self.clock,
                                    self.settings.zone)
+
+    # --- the parent portal and the custodian's console (gateway.portal) ---
+    @property
+    def portal(self) -> PortalService:
+        return PortalService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
+
+    # --- the SIS write API (gateway.api.sis) ---
+    @property
+    def enrolment(self) -> EnrolmentService:
+        return EnrolmentService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
+
+    # --- retention and destruction (gateway.services.retention, issue 5) ---
+    @property
+    def retention(self) -> RetentionService:
+        return RetentionService.from_config(self.unit_of_work, self.settings.config_dir,
+                                            self.clock, self.settings.zone)
 
     def database_is_reachable(self) -> bool:
         try:

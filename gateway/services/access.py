@@ -1,9 +1,9 @@
-"""Reading a student record: facts from the store, the engine's decision, and the
-disclosure recorded in the same transaction as the read.
+"""Reading a student record: facts from the store, the engine's decision, and its
+access-log entry recorded in the same transaction as the read.
 
-Nothing leaves unless the engine permits it and its disclosure and duties are
+Nothing leaves unless the engine permits it and its access-log entry and duties are
 committed: if the commit fails, the caller gets ``DisclosureNotRecorded`` instead
-of the record.
+of the record. Denials and pending requests are logged the same way.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from audit.events import EntryError, EventType, RecordRef, Requester
 from gateway.policy.decision import Decision, Obligation, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, RequesterCategory
 from gateway.store import models
+from gateway.store.access_log import requester_identity
+from gateway.store.crypto import CryptoError
 from gateway.store.errors import NotAParent, NotFound
 from gateway.store.uow import UnitOfWork
 
@@ -87,6 +90,13 @@ DUTY_DUE = {
 }
 
 
+# The access-log entry of each decision (Ed Code 49064; 34 CFR 99.32), and its outcome.
+LOGGED_AS = {Outcome.PERMIT: EventType.DISCLOSURE, Outcome.PENDING: EventType.PENDING,
+             Outcome.DENY: EventType.DENIAL}
+OUTCOME = {Outcome.PERMIT: "disclosed", Outcome.PENDING: "withheld_pending",
+           Outcome.DENY: "refused"}
+
+
 class RecordAccessService:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
                  clock: Callable[[], datetime], zone: ZoneInfo) -> None:
@@ -96,7 +106,11 @@ class RecordAccessService:
         self._zone = zone
 
     def read(self, request: RecordRequest) -> RecordAccess:
-        """Decide, and on a permit open the record and record the disclosure."""
+        """Decide; on a permit open the record; log the access whatever the decision.
+
+        The access-log entry (a disclosure, a pending request or a denial) commits in
+        the same transaction as the read and the duties it brings, or nothing does.
+        """
         now = self._clock()
         today = now.astimezone(self._zone).date()
         with self._uow() as uow:
@@ -105,18 +119,23 @@ class RecordAccessService:
             content = None
             if decision.outcome is Outcome.PERMIT:
                 content = uow.records.read(record.id).content
-                uow.disclosures.add(models.Disclosure(
-                    request_id=request.request_id, requester_id=requester.id,
-                    student_id=student.id, record_id=record.id, clause=decision.clause,
-                    purpose=request.purpose,
-                    legitimate_educational_interest=request.legitimate_educational_interest,
-                    disclosed_at=now))
             duties = self._add_duties(uow, decision, student.id, record.id, request, now)
-            if decision.outcome is not Outcome.DENY:
-                try:
-                    uow.commit()
-                except SQLAlchemyError as exc:
-                    raise DisclosureNotRecorded("the disclosure could not be recorded") from exc
+            try:
+                uow.access_log.append(
+                    LOGGED_AS[decision.outcome], at=now, student_id=student.id,
+                    requester=Requester(
+                        requester_identity(requester.id, requester.display_name),
+                        requester.category.value),
+                    records=(RecordRef(str(record.id), record.record_type.value),),
+                    action=Action.ACCESS.value, purpose=request.purpose,
+                    stated_interest=request.legitimate_educational_interest,
+                    decision=decision, request_id=request.request_id,
+                    policy_version=self._policy.pack.version,
+                    outcome=OUTCOME[decision.outcome])
+                uow.commit()
+            except (SQLAlchemyError, EntryError, CryptoError) as exc:
+                # Fail closed: an access that cannot be logged does not happen.
+                raise DisclosureNotRecorded("the access could not be recorded") from exc
         return RecordAccess(decision=decision, record_id=record.id,
                             record_type=record.record_type, media_type=record.media_type,
                             content=content, duties=duties)

@@ -3,8 +3,10 @@
 SQLite (the embedded default) gets foreign keys enforced, WAL (readers do not block the
 writer) and a busy timeout, and real transactions: the stdlib driver's own transaction
 handling is switched off and SQLAlchemy emits BEGIN itself, so SAVEPOINTs and
-transactional DDL work as on PostgreSQL. PostgreSQL gets pool pre-ping, so a connection
-the server dropped is replaced rather than failing a request.
+transactional DDL work as on PostgreSQL. Transactions begin IMMEDIATE (see ``_on_begin``).
+``synchronous`` stays SQLite's default for WAL, FULL: a committed disclosure survives a
+power cut, not only a crash of the process. PostgreSQL gets pool pre-ping, so a
+connection the server dropped is replaced rather than failing a request.
 """
 
 from __future__ import annotations
@@ -54,7 +56,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front, waiting up to the busy timeout. A
+        # deferred transaction that reads and then writes (every audited read: facts,
+        # then its disclosure) fails at once with "database is locked" when another
+        # connection wrote in between, since SQLite cannot upgrade a stale snapshot; under
+        # two gunicorn workers that turned concurrent reads into 503s. Writers are one at
+        # a time on SQLite anyway; a read-only transaction now waits for a writer too.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(bind: Engine, **options: Any) -> sessionmaker[Session]:

@@ -28,6 +28,10 @@ def _text(value: Any) -> str:
         raise _Bad("a non-empty text is required")
     if len(value.strip()) > 64:
         raise _Bad("at most 64 characters")
+    # An identifier has no control characters; PostgreSQL cannot store NUL at all, and a
+    # lone surrogate cannot be encoded for either database.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise _Bad("no control characters")
     return value.strip()
 
 

@@ -420,18 +420,302 @@ class ObligationTask(Base):
     done_by_id: Mapped[uuid.UUID | None] = _fk("requesters.id", nullable=True, index=False)
     created_at: Mapped[created_at]
 
+# Disclosures are entries of the access log (AccessLogEntry, below).
 
-class Disclosure(Base):
-    """A disclosure as decided; the tamper-evident access log will replace this table."""
 
-    __tablename__ = "disclosures"
+# --- Access log -------------------------------------------------------------------
+# The tamper-evident access log (audit/, issue 4). Its tables only ever grow: the
+# migration adds triggers that refuse UPDATE and DELETE (and, on PostgreSQL, a service
+# role without those privileges). The leaf bytes are the record; the other columns of
+# an entry are search keys, checked against the leaf by `records-gateway audit verify`.
+
+from audit.events import EventType  # noqa: E402  (the log's own vocabulary)
+
+
+class AccessLogEntry(Base):
+    """One entry: its RFC 8785 stored form (the Merkle leaf) and what it is searched by.
+
+    ``student_id`` has no foreign key: the log outlives the student's records (34 CFR
+    99.32), and after the student's content key is destroyed it names nobody.
+    """
+
+    __tablename__ = "access_log_entries"
+    __table_args__ = (
+        sa.CheckConstraint("seq >= 0", name="seq_not_negative"),
+        sa.Index("ix_access_log_entries_student_id_seq", "student_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    leaf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    time: Mapped[datetime] = mapped_column(index=True)
+    event: Mapped[EventType] = mapped_column(string_enum(EventType, "access_log_event"))
+    requester_category: Mapped[str | None] = mapped_column(sa.String(40))
+    decision: Mapped[str | None] = mapped_column(sa.String(16))
+    clause: Mapped[str | None] = mapped_column(sa.String(100))
+    student_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+
+
+class AccessLogNode(Base):
+    """The hash of one complete subtree of the log's Merkle tree (level 0: a leaf hash)."""
+
+    __tablename__ = "access_log_nodes"
+
+    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class AccessLogHead(Base):
+    """The tree head, one row: writers lock it to take the next seq.
+
+    ``edge`` is the right edge of the tree (the hashes of the complete subtrees the
+    binary digits of ``size`` name, largest first), so an append reads no node.
+    """
+
+    __tablename__ = "access_log_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="one_row"),
+                      sa.CheckConstraint("size >= 0", name="size_not_negative"))
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    root: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    last_leaf_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32))
+    edge: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class AccessLogCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note) of the log at ``size``."""
+
+    __tablename__ = "access_log_checkpoints"
+
+    size: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    note: Mapped[str] = mapped_column(sa.Text)
+    key_name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+
+
+class StudentContentKey(Base):
+    """A student's access-log content key, wrapped by the key-encryption key.
+
+    Destroying it (5 CCR 437, with the student's records) deletes the wrapped key and
+    keeps the row, so that later entries about the student are not sealed under a new
+    key that would open them.
+    """
+
+    __tablename__ = "access_log_content_keys"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(destroyed_at IS NULL AND wrapped_key IS NOT NULL AND kek_id IS NOT NULL) OR "
+            "(destroyed_at IS NOT NULL AND wrapped_key IS NULL AND kek_id IS NULL)",
+            name="wrapped_or_destroyed"),
+    )
+
+    student_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary(64))
+    kek_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]
+
+
+# --- Retention --------------------------------------------------------------------
+# The disposition of student records under the retention schedule (issue 5; AR 5125(j)-(m);
+# 5 CCR 432, 437): holds that stop destruction, plans a custodian reviews, the runs that
+# carry an approved plan out, and the certificate that proves what went without saying
+# what it was. The usefulness determination and the forwarded mark of a record are
+# StudentRecord.usefulness_ceased_on/_determined_by and StudentRecord.forwarded_to; the
+# student's departure is on Student.
+
+from gateway.retention.schedule import HoldKind  # noqa: E402  (the schedule's vocabulary)
+
+
+class PlanStatus(enum.StrEnum):
+    DRAFT = "draft"  # no item decided yet
+    APPROVED = "approved"  # every eligible item approved
+    REJECTED = "rejected"  # every eligible item rejected
+    PARTLY_APPROVED = "partly_approved"  # some approved; others rejected or undecided
+    RUNNING = "running"  # a destruction run has started on it
+    DONE = "done"  # run to the end; its certificate is written
+
+
+class PlanItemKind(enum.StrEnum):
+    ELIGIBLE = "eligible"  # the schedule lets it go; a custodian decides
+    HELD = "held"  # eligible but for a hold in force (listed, never approvable)
+
+
+class ItemDecision(enum.StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ItemOutcome(enum.StrEnum):
+    """What the run did with an approved item."""
+
+    DESTROYED = "destroyed"
+    HELD = "held"  # a hold placed after the plan stopped it at run time
+    NOT_ELIGIBLE = "not_eligible"  # the facts changed (the student came back...)
+    ALREADY_DESTROYED = "already_destroyed"
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    INTERRUPTED = "interrupted"  # found running by a later run: its process died
+
+
+def _enum_column(enumeration: type[enum.Enum], name: str, *, nullable: bool = False) -> Any:
+    return mapped_column(string_enum(enumeration, name), nullable=nullable)
+
+
+class RetentionHold(Base):
+    """Something that stops destruction of one record, or of every record of a student.
+
+    A hold is released, never deleted: who released it, when and why stay on the row.
+    """
+
+    __tablename__ = "retention_holds"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(released_at IS NULL AND released_by_id IS NULL AND release_reason IS NULL) OR "
+            "(released_at IS NOT NULL AND released_by_id IS NOT NULL "
+            "AND release_reason IS NOT NULL)",
+            name="released_at_by_and_why"),
+    )
 
     id: Mapped[uuid_pk]
-    request_id: Mapped[request_id]
-    requester_id: Mapped[uuid.UUID] = _fk("requesters.id", index=False)
+    kind: Mapped[HoldKind] = _enum_column(HoldKind, "hold_kind")
     student_id: Mapped[uuid.UUID] = _fk("students.id")
-    record_id: Mapped[uuid.UUID | None] = _fk("student_records.id", nullable=True, index=False)
-    clause: Mapped[str] = mapped_column(sa.String(100))  # the policy pack clause relied on
-    purpose: Mapped[long_text]
-    legitimate_educational_interest: Mapped[long_text]  # as the requester stated it
-    disclosed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    record_id: Mapped[uuid.UUID | None] = _fk("student_records.id", nullable=True)  # none:
+    # every record of the student
+    reason: Mapped[str] = mapped_column(sa.Text)
+    owner: Mapped[short_text]  # who answers for it (counsel, the auditor, the registrar)
+    placed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    placed_by_id: Mapped[uuid.UUID] = _fk("requesters.id", index=False)
+    released_at: Mapped[datetime | None]
+    released_by_id: Mapped[uuid.UUID | None] = _fk("requesters.id", nullable=True, index=False)
+    release_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    @property
+    def released(self) -> bool:
+        return self.released_at is not None
+
+
+class DispositionPlan(Base):
+    """The schedule applied to the store on one day: what may go, what is held."""
+
+    __tablename__ = "disposition_plans"
+
+    id: Mapped[uuid_pk]
+    created_at: Mapped[created_at]
+    created_by: Mapped[short_text]  # a custodian's id, or the scheduled job
+    as_of: Mapped[date]
+    schedule_id: Mapped[str] = mapped_column(sa.String(100))
+    schedule_version: Mapped[str] = mapped_column(sa.String(100))
+    status: Mapped[PlanStatus] = _enum_column(PlanStatus, "plan_status")
+    # Dispositions of every record looked at, by kind (keep, not_yet, ...; total).
+    summary: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+
+
+class DispositionApproval(Base):
+    """One review of a plan by a custodian: who decided what, when; the items it covers
+    point back to it."""
+
+    __tablename__ = "disposition_approvals"
+
+    id: Mapped[uuid_pk]
+    plan_id: Mapped[uuid.UUID] = _fk("disposition_plans.id")
+    custodian_id: Mapped[uuid.UUID] = _fk("requesters.id", index=False)
+    decision: Mapped[ItemDecision] = _enum_column(ItemDecision, "item_decision")
+    decided_at: Mapped[datetime] = mapped_column(default=utc_now)
+    item_count: Mapped[int]
+    note: Mapped[long_text]
+
+
+class DispositionPlanItem(Base):
+    """One record of a plan: why it may go (or what holds it), its review, its fate."""
+
+    __tablename__ = "disposition_plan_items"
+    __table_args__ = (
+        sa.CheckConstraint("(decision IS NULL AND approval_id IS NULL) OR "
+                           "(decision IS NOT NULL AND approval_id IS NOT NULL)",
+                           name="decided_in_an_approval"),
+        sa.CheckConstraint("kind = 'eligible' OR decision IS NULL",
+                           name="only_eligible_items_decided"),
+        sa.CheckConstraint("outcome IS NULL OR decision = 'approved'",
+                           name="only_approved_items_run"),
+    )
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("disposition_plans.id"),
+                                               primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("student_records.id"),
+                                                 primary_key=True)
+    student_id: Mapped[uuid.UUID] = _fk("students.id", index=False)
+    record_type: Mapped[RecordType]
+    kind: Mapped[PlanItemKind] = _enum_column(PlanItemKind, "plan_item_kind")
+    rule: Mapped[str] = mapped_column(sa.String(100))
+    section: Mapped[short_text]
+    citations: Mapped[long_text]  # "; "-joined, as the schedule gives them
+    eligible_from: Mapped[date | None]
+    held_by: Mapped[str | None] = mapped_column(sa.Text)  # the holds in force, described
+    decision: Mapped[ItemDecision | None] = _enum_column(ItemDecision, "item_decision",
+                                                         nullable=True)
+    approval_id: Mapped[uuid.UUID | None] = _fk("disposition_approvals.id", nullable=True,
+                                                index=False)
+    outcome: Mapped[ItemOutcome | None] = _enum_column(ItemOutcome, "item_outcome",
+                                                       nullable=True)
+    done_at: Mapped[datetime | None]
+
+
+class DestructionRun(Base):
+    """One attempt to carry out a plan; a crashed attempt is found running and marked."""
+
+    __tablename__ = "destruction_runs"
+
+    id: Mapped[uuid_pk]
+    plan_id: Mapped[uuid.UUID] = _fk("disposition_plans.id")
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_by: Mapped[short_text]
+    status: Mapped[RunStatus] = _enum_column(RunStatus, "run_status")
+    destroyed: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    progress_at: Mapped[datetime] = mapped_column(default=utc_now)  # the last batch committed
+    finished_at: Mapped[datetime | None]
+
+
+class DestructionCertificate(Base):
+    """What a plan destroyed, by record type and rule, who approved it and how: no content.
+
+    One per plan; the same text goes to the access log (DESTRUCTION_CERTIFICATE).
+    """
+
+    __tablename__ = "destruction_certificates"
+
+    id: Mapped[uuid_pk]
+    plan_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("disposition_plans.id"),
+                                               unique=True)
+    run_id: Mapped[uuid.UUID] = _fk("destruction_runs.id", index=False)
+    issued_at: Mapped[datetime] = mapped_column(default=utc_now)
+    method: Mapped[short_text]
+    destroyed: Mapped[int]
+    skipped: Mapped[int]
+    # {"by_type_and_rule": [...], "approvers": [...], "schedule_version": ..., ...}
+    body: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    logged: Mapped[flag]  # written to the tamper-evident access log too
+
+
+class RetentionLock(Base):
+    """SQLite's stand-in for PostgreSQL's advisory lock: one destruction run at a time.
+
+    The holder's host and process let a later run see that a crashed holder is gone;
+    ``heartbeat_at`` (moved at every batch) lets it see a holder that stopped moving.
+    """
+
+    __tablename__ = "retention_locks"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(64))
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

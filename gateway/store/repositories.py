@@ -32,7 +32,6 @@ from gateway.store.models import (
     AgreementKind,
     Base,
     Consent,
-    Disclosure,
     Guardianship,
     ObligationTask,
     Requester,
@@ -84,6 +83,8 @@ class StudentRepository(_Repository):
         return self._get(Student, student_id)
 
     def by_sis_id(self, sis_id: str) -> Student | None:
+        if "\x00" in sis_id:  # PostgreSQL cannot even be asked: no SIS id holds a NUL
+            return None
         return self.session.scalars(select(Student).where(Student.sis_id == sis_id)).one_or_none()
 
     def add(self, student: Student) -> Student:
@@ -173,6 +174,27 @@ class GuardianshipRepository(_Repository):
         return list(self.session.scalars(select(Guardianship)
                                          .where(Guardianship.student_id == student_id)
                                          .order_by(Guardianship.created_at)))
+
+    # For the portal and the custodian's console (gateway.services.portal).
+    def of_parent(self, parent_id: uuid.UUID) -> list[tuple[Guardianship, Student]]:
+        """This parent's guardianships, verified or not, with their students."""
+        return [(g, s) for g, s in self.session.execute(
+            select(Guardianship, Student).join(Student, Guardianship.student_id == Student.id)
+            .where(Guardianship.parent_id == parent_id)
+            .order_by(Student.sis_id, Guardianship.id))]
+
+    def awaiting_verification(self, limit: int = 200,
+                              ) -> list[tuple[Guardianship, Requester, Student]]:
+        """Guardianships no custodian has verified yet, oldest first."""
+        return [(g, r, s) for g, r, s in self.session.execute(
+            select(Guardianship, Requester, Student)
+            .join(Requester, Guardianship.parent_id == Requester.id)
+            .join(Student, Guardianship.student_id == Student.id)
+            .where(Guardianship.verified_at.is_(None))
+            .order_by(Guardianship.created_at, Guardianship.id).limit(limit))]
+
+    def get(self, guardianship_id: uuid.UUID) -> Guardianship:
+        return self._get(Guardianship, guardianship_id)
 
     def verify(self, guardianship_id: uuid.UUID, custodian_id: uuid.UUID,
                at: datetime | None = None) -> Guardianship:
@@ -377,7 +399,7 @@ class RecordRepository(_Repository):
         return done, (rows[-1][0] if rows else None)
 
 
-# --- Duties and disclosures ---------------------------------------------------------
+# --- Duties -------------------------------------------------------------------------
 
 
 class ObligationRepository(_Repository):
@@ -405,22 +427,11 @@ class ObligationRepository(_Repository):
         return task
 
 
-class DisclosureRepository(_Repository):
-    def add(self, disclosure: Disclosure) -> Disclosure:
-        return self._add(disclosure)
-
-    def of_student(self, student_id: uuid.UUID) -> list[Disclosure]:
-        """The student's disclosures, oldest first (what a parent may see, Ed Code 49064)."""
-        return list(self.session.scalars(select(Disclosure)
-                                         .where(Disclosure.student_id == student_id)
-                                         .order_by(Disclosure.disclosed_at, Disclosure.id)))
-
 
 __all__ = [
     "ANECDOTAL_OR_ASSESSMENT_TYPES",
     "AgreementRepository",
     "ConsentRepository",
-    "DisclosureRepository",
     "GuardianshipRepository",
     "ImportReport",
     "ObligationRepository",

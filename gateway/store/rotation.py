@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from gateway.store.access_log import AccessLogRepository
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.repositories import RecordRepository
 
@@ -23,7 +24,7 @@ class RotationReport:
     active_kek_id: str
     rewrapped: int  # data keys now under the active KEK
     batches: int  # transactions committed
-    remaining: dict[str, int]  # live records per KEK after the run
+    remaining: dict[str, int]  # live records and log content keys per KEK after the run
 
     @property
     def finished(self) -> bool:
@@ -49,7 +50,19 @@ def rotate_data_keys(session_factory: Callable[[], Session], keys: KeyEncryption
             break
         rewrapped += done
         batches += 1
+    # The access log's per-student content keys are wrapped by the same KEKs (issue 4).
+    after = None
+    while max_batches is None or batches < max_batches:
+        with session_factory() as session, session.begin():
+            done, after = AccessLogRepository(session, keys).rewrap_content_keys(
+                after, batch_size)
+        if after is None:
+            break
+        rewrapped += done
+        batches += 1
     with session_factory() as session, session.begin():
         remaining = RecordRepository(session, keys).data_keys_by_kek()
+        for kek_id, count in AccessLogRepository(session, keys).content_keys_by_kek().items():
+            remaining[kek_id] = remaining.get(kek_id, 0) + count
     return RotationReport(active_kek_id=keys.active_id, rewrapped=rewrapped, batches=batches,
                           remaining=remaining)

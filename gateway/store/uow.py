@@ -13,17 +13,18 @@ from typing import Self
 
 from sqlalchemy.orm import Session
 
+from gateway.store.access_log import AccessLogRepository
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.repositories import (
     AgreementRepository,
     ConsentRepository,
-    DisclosureRepository,
     GuardianshipRepository,
     ObligationRepository,
     RecordRepository,
     RequesterRepository,
     StudentRepository,
 )
+from gateway.store.retention import RetentionRepository  # retention (issue 5)
 
 
 class UnitOfWork:
@@ -36,7 +37,8 @@ class UnitOfWork:
     consents: ConsentRepository
     records: RecordRepository
     obligations: ObligationRepository
-    disclosures: DisclosureRepository
+    access_log: AccessLogRepository  # the tamper-evident access log (issue 4)
+    retention: RetentionRepository  # retention (issue 5)
 
     def __init__(self, session_factory: Callable[[], Session],
                  keys: KeyEncryptionKeys) -> None:
@@ -63,7 +65,8 @@ class UnitOfWork:
         self.consents = ConsentRepository(session)
         self.records = RecordRepository(session, self._keys)
         self.obligations = ObligationRepository(session)
-        self.disclosures = DisclosureRepository(session)
+        self.access_log = AccessLogRepository(session, self._keys)
+        self.retention = RetentionRepository(session)  # retention (issue 5)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

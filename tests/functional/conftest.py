@@ -24,6 +24,12 @@ AUDIENCE = "records-gateway"
 CASE_DAY_NOON = datetime(2026, 3, 2, 20, 0, tzinfo=timezone.utc)
 
 
+# The SIS write API (issue 3): an SIS integration's client, and the scope the district's
+# provider grants to SIS integrations only.
+SIS_CLIENT = "client-sis-integration"
+WRITE_SCOPE = "records:write"
+
+
 def client_id_for(category: RequesterCategory) -> str:
     return f"client-{category.value.replace('_', '-')}"
 
@@ -34,12 +40,15 @@ def gateway_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProvide
     config = {
         "host": "127.0.0.1", "port": 0, "signing_algs": ["RS256"],
         "resources": [{"indicator": "urn:records-gateway:api", "audience": AUDIENCE,
-                       "scopes": ["records:read"], "access_token_ttl": 600, "alg": "RS256"}],
-        "clients": [{"client_id": client_id_for(c), "client_secret": "s3cret",
+                       "scopes": ["records:read", WRITE_SCOPE], "access_token_ttl": 600,
+                       "alg": "RS256"}],
+        # Every client may ask for the write scope, so that tests can show it is the
+        # requester's category, not the token alone, that lets a client write.
+        "clients": [{"client_id": client_id, "client_secret": "s3cret",
                      "token_endpoint_auth_method": "client_secret_basic",
                      "grant_types": ["client_credentials"], "response_types": [],
-                     "redirect_uris": [], "scope": "records:read"}
-                    for c in RequesterCategory],
+                     "redirect_uris": [], "scope": f"records:read {WRITE_SCOPE}"}
+                    for client_id in [*map(client_id_for, RequesterCategory), SIS_CLIENT]],
         "users": [],
     }
     path = tmp_path_factory.mktemp("idp") / "config.json"
@@ -69,6 +78,26 @@ def token_for(gateway_idp: DevProvider) -> Iterator[Callable[[RequesterCategory]
             assert response.status_code == 200, response.text
             cache[category] = response.json()["access_token"]
         return cache[category]
+
+    yield get
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def write_token_for(gateway_idp: DevProvider) -> Iterator[Callable[[str], str]]:
+    """A client-credentials token with the write scope, for a client id."""
+    session = requests.Session()
+    cache: dict[str, str] = {}
+
+    def get(client_id: str) -> str:
+        if client_id not in cache:
+            response = session.post(f"{gateway_idp.issuer}/token", timeout=10,
+                                    auth=(client_id, "s3cret"),
+                                    data={"grant_type": "client_credentials",
+                                          "scope": f"records:read {WRITE_SCOPE}"})
+            assert response.status_code == 200, response.text
+            cache[client_id] = response.json()["access_token"]
+        return cache[client_id]
 
     yield get
     session.close()

@@ -28,6 +28,7 @@ from gateway.policy.facts import (
     StudentStatus,
 )
 from gateway.store import models
+from gateway.store.access_log import OpenedEntry
 from gateway.store.uow import UnitOfWork
 from tests.conftest import REPOSITORY
 from tests.functional.conftest import client_id_for
@@ -133,17 +134,28 @@ def test_a_read_answers_as_the_regulation_does(client, unit_of_work, gateway_idp
     assert decision["decision"] == expected
     for wanted in case["expect"].get("citations_include", []):
         assert set(wanted.split("|")) & set(decision["citations"]), wanted
-    with unit_of_work() as uow:
-        disclosures = uow.disclosures.of_student(uow.students.by_sis_id(sis_id).id)
+    # Whatever the answer, the access is in the log: exactly one entry, of its kind.
+    (entry,) = access_log_of(unit_of_work, sis_id)
+    assert entry.logged.event == {"permit": "disclosure", "pending": "pending",
+                                  "deny": "denial"}[expected]
+    assert (entry.logged.decision, entry.logged.clause) == (expected, decision["clause"])
+    assert entry.logged.request_id == response.headers["X-Request-Id"]
+    assert [r.id for r in entry.entry.records] == [str(record_id)]
+    assert entry.entry.requester.category == case["requester"]["category"]
     if expected == "permit":
         assert json.loads(base64.b64decode(body["content_base64"])) == {"case": case["id"]}
-        assert [d.clause for d in disclosures] == [decision["clause"]]
         assert body["redisclosure_notice"]
     else:
         assert "content_base64" not in body
-        assert disclosures == []
     if expected == "deny":
         assert response.content_type == "application/problem+json"
+
+
+def access_log_of(unit_of_work, sis_id: str) -> list[OpenedEntry]:
+    """The student's access-log entries, opened, oldest first."""
+    with unit_of_work() as uow:
+        student = uow.students.by_sis_id(sis_id)
+        return uow.access_log.open(uow.access_log.search(student_id=student.id))
 
 
 @pytest.fixture
@@ -228,8 +240,41 @@ def test_when_the_disclosure_cannot_be_recorded_nothing_is_disclosed(
     assert response.status_code == 503
     assert "content_base64" not in response.get_json()
     monkeypatch.undo()
+    assert access_log_of(unit_of_work, sis_id) == []
+
+
+def test_when_a_denial_cannot_be_logged_the_answer_is_503(
+        client, unit_of_work, gateway_idp, token_for, teacher_case, monkeypatch) -> None:
     with unit_of_work() as uow:
-        assert uow.disclosures.of_student(uow.students.by_sis_id(sis_id).id) == []
+        sis_id, record_id = seed(uow, teacher_case, gateway_idp.issuer)
+
+    def failing_commit(self) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk full"))
+    monkeypatch.setattr(UnitOfWork, "commit", failing_commit)
+    # Without the stated interest the teacher is refused; the refusal must be logged too.
+    response = read(client, token_for(RequesterCategory.SCHOOL_OFFICIAL), sis_id, record_id,
+                    purpose=teacher_case["purpose"])
+
+    assert response.status_code == 503
+    monkeypatch.undo()
+    assert access_log_of(unit_of_work, sis_id) == []
+
+
+def test_reads_leave_one_verifiable_log(client, unit_of_work, gateway_idp, token_for,
+                                        teacher_case) -> None:
+    with unit_of_work() as uow:
+        sis_id, record_id = seed(uow, teacher_case, gateway_idp.issuer)
+    token = token_for(RequesterCategory.SCHOOL_OFFICIAL)
+
+    answers = [read(client, token, sis_id, record_id, **query_of(teacher_case)).status_code,
+               read(client, token, sis_id, record_id, purpose="curiosity").status_code,
+               read(client, token, sis_id, record_id, **query_of(teacher_case)).status_code]
+
+    entries = access_log_of(unit_of_work, sis_id)
+    assert answers == [200, 403, 200]
+    assert [e.logged.event.value for e in entries] == ["disclosure", "denial", "disclosure"]
+    with unit_of_work() as uow:
+        assert uow.access_log.verify().ok
 
 
 def test_a_preview_decides_without_disclosing(client, unit_of_work, gateway_idp, token_for,
@@ -243,8 +288,7 @@ def test_a_preview_decides_without_disclosing(client, unit_of_work, gateway_idp,
 
     assert response.status_code == 200
     assert response.get_json()["decision"] == "permit"
-    with unit_of_work() as uow:
-        assert uow.disclosures.of_student(uow.students.by_sis_id(sis_id).id) == []
+    assert access_log_of(unit_of_work, sis_id) == []
 
 
 def test_the_request_line_carries_no_student_data(client, unit_of_work, gateway_idp,

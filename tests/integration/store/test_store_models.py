@@ -26,7 +26,6 @@ from gateway.store.models import (
     Agreement,
     AgreementKind,
     Consent,
-    Disclosure,
     Guardianship,
     ObligationTask,
     Requester,
@@ -250,22 +249,6 @@ def test_an_obligation_task_round_trips(db_session: Session, student: Student,
     assert isinstance(back, ObligationTask)
     assert (back.obligation, back.created_from_request_id, back.done_at, back.record_id) == (
         "notify_parent_3_days_before_disclosure", "req-42", None, None)
-
-
-def test_a_disclosure_round_trips(db_session: Session, student: Student,
-                                  register: Callable[..., Requester]) -> None:
-    teacher = register(RequesterCategory.SCHOOL_OFFICIAL)
-    at = datetime(2025, 9, 3, 15, 4, tzinfo=timezone.utc)
-    disclosure = Disclosure(request_id="req-7", requester_id=teacher.id,
-                            student_id=student.id, clause="school_official",
-                            purpose="educational_interest",
-                            legitimate_educational_interest="plans the student's reading group",
-                            disclosed_at=at)
-    back = reloaded(db_session, disclosure)
-    assert isinstance(back, Disclosure)
-    assert (back.request_id, back.clause, back.legitimate_educational_interest,
-            back.disclosed_at) == ("req-7", "school_official",
-                                   "plans the student's reading group", at)
 
 
 @pytest.mark.parametrize("table, column", [

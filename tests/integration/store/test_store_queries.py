@@ -18,7 +18,6 @@ from gateway.store.models import (
     Agreement,
     AgreementKind,
     Consent,
-    Disclosure,
     Guardianship,
     ObligationTask,
     Requester,
@@ -234,7 +233,7 @@ def test_a_consent_holds_only_for_its_recipient_and_its_student(
     assert valid(unit_of_work, enrol(), clinic) == []
 
 
-# --- Obligations and disclosures --------------------------------------------------
+# --- Obligations --------------------------------------------------------------
 
 
 def test_open_obligations_soonest_first_and_completing_one(
@@ -258,19 +257,3 @@ def test_open_obligations_soonest_first_and_completing_one(
     with unit_of_work() as uow:
         assert [t.id for t in uow.obligations.open()] == [later.id]
 
-
-def test_a_students_disclosures_oldest_first(
-        unit_of_work: Callable[[], UnitOfWork], student: Student,
-        register: Callable[..., Requester]) -> None:
-    teacher = register(RequesterCategory.SCHOOL_OFFICIAL)
-    with unit_of_work() as uow:
-        for hours, request in ((5, "req-b"), (1, "req-a")):
-            uow.disclosures.add(Disclosure(
-                request_id=request, requester_id=teacher.id, student_id=student.id,
-                clause="school_official", purpose="educational_interest",
-                legitimate_educational_interest="reading group",
-                disclosed_at=NOW + timedelta(hours=hours)))
-        uow.commit()
-    with unit_of_work() as uow:
-        assert [d.request_id for d in uow.disclosures.of_student(student.id)] == [
-            "req-a", "req-b"]

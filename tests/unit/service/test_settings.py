@@ -12,6 +12,7 @@ GOOD_PRODUCTION = {
     "GATEWAY_KEY_FILE": "/etc/records-gateway/kek.json",
     "GATEWAY_SECRET_KEY": "x" * 40,
     "DATABASE_URL": "postgresql+psycopg://gateway@db/records",
+    "GATEWAY_AUDIT_SIGNING_KEY_FILE": "/etc/records-gateway/audit-signing-key",
 }
 
 
@@ -48,6 +49,8 @@ def test_production_settings_are_accepted() -> None:
     ({"GATEWAY_LOG_FORMAT": "xml"}, "GATEWAY_LOG_FORMAT"),
     ({"GATEWAY_ENVIRONMENT": "staging"}, "GATEWAY_ENVIRONMENT"),
     ({"GATEWAY_KEK": "AAAA"}, "GATEWAY_KEK"),
+    ({"GATEWAY_AUDIT_SIGNING_KEY_FILE": ""}, "GATEWAY_AUDIT_SIGNING_KEY_FILE"),
+    ({"GATEWAY_AUDIT_ORIGIN": "two\nlines"}, "GATEWAY_AUDIT_ORIGIN"),
 ])
 def test_a_bad_setting_is_refused_by_name(change: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=f"^{named}: "):

@@ -1,0 +1,95 @@
+"""Where an audited read spends its time: cProfile of the Flask test client, in-process.
+
+    .venv/bin/python bench/profile_reads.py [--backend sqlite|postgresql] [--reads 500]
+        [--sort tottime|cumulative] [--top 40]
+
+The same set-up as bench/http_reads.py (the demo's data in a throwaway database, the
+development OpenID provider, a real client-credentials token), without gunicorn or the
+network: the test client reads one record --reads times (after 50 untimed reads) under
+cProfile, then prints the mean time per read and the top functions. For finding what
+to make faster; bench/http_reads.py is the measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.http_reads import (  # noqa: E402
+    DEFAULT_POSTGRES,
+    READ_PATH,
+    READ_QUERY,
+    Database,
+    fetch_token,
+)
+from gateway import create_app  # noqa: E402
+from gateway.cli import prepare_demo_database  # noqa: E402
+from gateway.identity.devidp import start_dev_provider  # noqa: E402
+from gateway.settings import load_settings  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--reads", type=int, default=500)
+    ap.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
+    ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--postgres-url", default=os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+                    or DEFAULT_POSTGRES)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="records-gateway-profile-") as workdir, \
+            start_dev_provider(port=0) as provider:
+        database = Database(args.backend, Path(workdir), args.postgres_url)
+        app = None
+        try:
+            settings = load_settings(environ={}, overrides={
+                "database_url": database.url, "oidc_issuer": provider.issuer,
+                "data_dir": Path(workdir), "log_format": "json"})
+            seeded = prepare_demo_database(settings)
+            sis_id, _kind, record_id = seeded.records[0]
+            url = READ_PATH.format(sis=sis_id, record=record_id) + "?" + READ_QUERY
+            app = create_app(settings=settings)
+            client = app.test_client()
+            headers = {"Authorization": f"Bearer {fetch_token(provider)}"}
+            # The request lines go to standard output; keep them out of the report.
+            stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+            try:
+                for _ in range(50):
+                    assert client.get(url, headers=headers).status_code == 200
+                profiler = cProfile.Profile()
+                started = time.perf_counter()
+                profiler.enable()
+                for _ in range(args.reads):
+                    client.get(url, headers=headers)
+                profiler.disable()
+                elapsed = time.perf_counter() - started
+            finally:
+                sys.stdout.close()
+                sys.stdout = stdout
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
+            print(f"{args.backend}: {args.reads} reads, {elapsed / args.reads * 1000:.2f} ms "
+                  f"a read under the profiler")
+            print(out.getvalue())
+        finally:
+            if app is not None:
+                services = app.extensions["gateway"]
+                services.database.dispose()
+                if services.tokens is not None:
+                    services.tokens.close()
+            database.drop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The access log's checkpoint signer, from the settings.
+
+The key file holds one signed-note signer key (``PRIVATE+KEY+<name>+<id>+<base64>``,
+audit/checkpoint.py), the form golang.org/x/mod/sumdb/note and other tlog tools use.
+Outside production, a development key is made in the data directory on first use,
+atomically, so that several workers starting at once end up with the same key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from audit.checkpoint import CheckpointError, encode_signer_key, generate_key, parse_signer_key
+from gateway.settings import Settings
+from gateway.store.access_log import LogSigner
+
+DEVELOPMENT_KEY = "development-audit-signing-key"
+
+
+class SigningKeyError(ValueError):
+    """The signing key cannot be read; the message names the file, never the key."""
+
+
+def log_signer(settings: Settings) -> LogSigner:
+    path = settings.audit_signing_key_file
+    if path is None:
+        if settings.environment == "production":
+            raise SigningKeyError("production needs GATEWAY_AUDIT_SIGNING_KEY_FILE")
+        path = settings.data_dir / DEVELOPMENT_KEY
+        if not path.exists():
+            _make_development_key(path, settings.audit_origin)
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SigningKeyError(f"{path}: cannot read the signing key "
+                              f"({type(exc).__name__})") from None
+    try:
+        name, private_key = parse_signer_key(text)
+    except CheckpointError as exc:
+        raise SigningKeyError(f"{path}: not a signer key: {exc}") from None
+    return LogSigner(origin=settings.audit_origin, key_name=name, private_key=private_key)
+
+
+def key_name_for(origin: str) -> str:
+    """A signed-note key name for the log (no spaces, no '+')."""
+    return re.sub(r"[\s+]", "-", origin)
+
+
+def _make_development_key(path: Path, origin: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # As gateway.app.key_encryption_keys(): write aside, then link into place, which
+    # fails if another process got there first (its key is then the key).
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".audit-key-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(encode_signer_key(key_name_for(origin), generate_key()) + "\n")
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)

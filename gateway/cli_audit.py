@@ -1,0 +1,194 @@
+"""``records-gateway audit``: verify, checkpoint, prove, export the access log.
+
+Each command is one short transaction against the configured database; problems are
+one line on standard error and a non-zero exit status (2 for bad input or an
+unreachable database, 1 when verification fails).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+
+def _fail(message: str, status: int = 2) -> None:
+    from gateway.cli import fail
+
+    fail(message, status)
+
+
+@contextmanager
+def _log() -> Iterator[tuple[object, object]]:
+    """(the unit of work, the signer) for one command."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.app import key_encryption_keys
+    from gateway.audit_signing import SigningKeyError, log_signer
+    from gateway.cli import _settings
+    from gateway.store.crypto import CryptoError
+    from gateway.store.db import make_engine, make_session_factory
+    from gateway.store.uow import UnitOfWork
+
+    settings = _settings()
+    try:
+        signer = log_signer(settings)
+        keys = key_encryption_keys(settings)
+    except (SigningKeyError, CryptoError) as exc:
+        _fail(f"audit: {exc}")
+    engine = make_engine(settings.database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine), keys) as uow:
+            yield uow, signer
+    except SQLAlchemyError as exc:
+        _fail(f"audit: the database cannot be read ({type(exc).__name__}); is it migrated? "
+              "(records-gateway db upgrade)")
+    finally:
+        engine.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident access log: verify it, checkpoint it, prove and export entries."""
+
+
+@audit.command("verify")
+@click.option("--from-checkpoint", is_flag=True,
+              help="Trust the entries the latest signed checkpoint covers (as far as the "
+              "stored tree matches it) and read only the newer ones.")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
+              help="Also hold the log to a checkpoint kept outside the database.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) -> None:
+    """Verify the whole log where it is stored; name the first bad entry.
+
+    Exit status 0 when it verifies, 1 when it does not.
+    """
+    note = None
+    if checkpoint_file is not None:
+        try:
+            note = Path(checkpoint_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"audit: cannot read {checkpoint_file} ({type(exc).__name__})")
+    with _log() as (uow, signer):
+        report = uow.access_log.verify(signer.verifier_key, checkpoint_note=note,
+                                       from_checkpoint=from_checkpoint)
+    click.echo(json.dumps(report.as_dict()) if as_json else report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+@audit.command("checkpoint")
+@click.option("--every", type=click.FloatRange(0.05, 3600), default=None,
+              help="Keep running, checkpointing every this many seconds whenever the log "
+              "grew (deploy/systemd/records-gateway-checkpoint.service).")
+def checkpoint(every: float | None) -> None:
+    """Sign a checkpoint of the log as it is now and print it (the latest one again if
+    no entry was added since: cheap enough to run every second)."""
+    if every is not None:
+        _checkpoint_forever(every)
+        return
+    with _log() as (uow, signer):
+        signed = uow.access_log.checkpoint(signer, _now())
+        uow.commit()
+    click.echo(signed.note, nl=False)
+
+
+def checkpoint_loop(unit_of_work: Callable[[], object], signer: object, every: float,
+                    stop: threading.Event, clock: Callable[[], datetime] = _now) -> int:
+    """Checkpoint every ``every`` seconds until ``stop`` is set; the checkpoints signed."""
+    signed = 0
+    last = -1
+    from sqlalchemy.exc import SQLAlchemyError
+
+    while not stop.is_set():
+        try:
+            with unit_of_work() as uow:
+                cp = uow.access_log.checkpoint(signer, clock())
+                uow.commit()
+        except SQLAlchemyError as exc:
+            # The database may come back: say so once a round and keep going.
+            click.echo(f"records-gateway: audit: no checkpoint ({type(exc).__name__})",
+                       err=True)
+        else:
+            if cp.size != last:
+                signed, last = signed + 1, cp.size
+        stop.wait(every)
+    return signed
+
+
+def _checkpoint_forever(every: float) -> None:
+    import signal
+
+    from gateway.app import key_encryption_keys
+    from gateway.audit_signing import log_signer
+    from gateway.cli import _settings
+    from gateway.store.db import make_engine, make_session_factory
+    from gateway.store.uow import UnitOfWork
+
+    settings = _settings()
+    signer, keys = log_signer(settings), key_encryption_keys(settings)
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        checkpoint_loop(lambda: UnitOfWork(sessions, keys), signer, every, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
+
+
+@audit.command("prove")
+@click.argument("seq", type=click.IntRange(0))
+def prove(seq: int) -> None:
+    """Print entry SEQ's inclusion proof bundle (JSON) against a signed checkpoint.
+
+    Check it without the gateway: python -m audit.verify --proof PROOF.json --key VKEY.txt
+    """
+    from gateway.store.access_log import AccessLogError
+
+    with _log() as (uow, signer):
+        if seq >= uow.access_log.head().size:
+            _fail(f"audit: there is no entry {seq}")
+        latest = uow.access_log.latest_checkpoint()
+        if latest is None or latest.size <= seq:
+            latest = uow.access_log.checkpoint(signer, _now())
+            uow.commit()
+        try:
+            bundle = uow.access_log.proof_bundle(seq, latest)
+        except AccessLogError as exc:
+            _fail(f"audit: {exc}")
+    click.echo(json.dumps(bundle, indent=2))
+
+
+@audit.command("export")
+@click.option("--from", "start", default=0, type=click.IntRange(0), show_default=True,
+              help="The first entry to export.")
+def export(start: int) -> None:
+    """Write the entries as JSON lines (their canonical form), in seq order.
+
+    The output is what python -m audit.verify ENTRIES.jsonl checks.
+    """
+    out = sys.stdout.buffer
+    with _log() as (uow, _signer):
+        for line in uow.access_log.export_lines(start):
+            out.write(line)
+    out.flush()
+
+
+@audit.command("public-key")
+def public_key() -> None:
+    """Print the verifier key auditors check checkpoints and proofs with."""
+    with _log() as (_uow, signer):
+        click.echo(signer.verifier_key)

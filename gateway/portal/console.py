@@ -1,0 +1,37 @@
+"""The custodian of records' console: parents awaiting verification, and verifying one."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from gateway.portal.forms import VerifyForm
+from gateway.portal.web import error_page, login_required, portal_blueprint, signed_in
+from gateway.services import find
+
+bp = portal_blueprint(Blueprint("console", __name__, url_prefix="/console"))
+
+
+@bp.get("/")
+@login_required
+def queue():
+    caller = signed_in()
+    portal = find().portal
+    account = portal.account(caller)
+    return render_template("portal/console.html", account=account,
+                           awaiting=portal.awaiting_verification(caller))
+
+
+@bp.post("/guardianships/<uuid:guardianship_id>/verify")
+@login_required
+def verify(guardianship_id):
+    form = VerifyForm()
+    if not form.validate_on_submit():
+        return error_page(400, _("The form could not be accepted"), _(
+            "Say whether the parent has legal custody, then verify again."))
+    verified = find().portal.verify(
+        signed_in(), guardianship_id, legal_custody=form.legal_custody.data == "yes",
+        access_revoked_by_court=form.access_revoked_by_court.data)
+    flash(_("Verified: %(parent)s, parent of student %(sis_id)s.",
+            parent=verified.parent_name, sis_id=verified.sis_id))
+    return redirect(url_for("console.queue"))

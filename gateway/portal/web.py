@@ -1,0 +1,107 @@
+"""What the portal's views share: the signed-in person, and error pages in HTML.
+
+Errors in the portal are pages a parent can read, in their language, never problem
+details or a traceback; nothing about a student is in them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from gateway.portal.security import add_page_headers
+from gateway.services.access import Caller, UnregisteredRequester
+from gateway.services.portal import AlreadyVerified, NotACustodian, UnknownGuardianship
+
+log = structlog.get_logger("gateway.portal")
+PERSON_KEY = "person"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def signed_in() -> Caller | None:
+    person = session.get(PERSON_KEY)
+    if not isinstance(person, dict) or not person.get("iss") or not person.get("sub"):
+        return None
+    return Caller(issuer=person["iss"], subject=person["sub"])
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if signed_in() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+def error_page(status: int, title: str, message: str):
+    return render_template("portal/error.html", title=title, message=message,
+                           status=status), status
+
+
+def portal_blueprint(bp: Blueprint) -> Blueprint:
+    """Every portal blueprint: forms checked for their CSRF token, the page headers, and
+    errors as pages."""
+    bp.before_request(_check_form)
+    bp.after_request(add_page_headers)
+    _register_error_pages(bp)
+    return bp
+
+
+def _check_form() -> None:
+    if request.method == "POST":
+        current_app.extensions["csrf"].protect()
+
+
+def _register_error_pages(bp: Blueprint) -> None:
+    @bp.errorhandler(CSRFError)
+    def csrf_refused(_exc: CSRFError):
+        return error_page(400, _("The form could not be accepted"), _(
+            "The form had expired or did not come from this site, so nothing was changed. "
+            "Go back, reload the page and try again."))
+
+    @bp.errorhandler(UnregisteredRequester)
+    def unregistered(_exc: UnregisteredRequester):
+        return error_page(403, _("Your account is not registered"), _(
+            "You signed in, but the district has not registered your account with the "
+            "student records service yet. Ask the custodian of records at your school to "
+            "register you and verify your relationship to your student."))
+
+    @bp.errorhandler(NotACustodian)
+    def not_custodian(_exc: NotACustodian):
+        return error_page(403, _("For the custodian of records only"), _(
+            "This page is for the district's custodian of records."))
+
+    @bp.errorhandler(UnknownGuardianship)
+    def unknown(_exc: UnknownGuardianship):
+        return error_page(404, _("Not found"), _("There is no such relationship."))
+
+    @bp.errorhandler(AlreadyVerified)
+    def already(_exc: AlreadyVerified):
+        return error_page(409, _("Already verified"), _(
+            "Another custodian has verified this relationship already; nothing was changed."))
+
+    @bp.errorhandler(OperationalError)
+    def database_down(_exc: OperationalError):
+        log.warning("database_unavailable")
+        return error_page(503, _("Please try again"), _(
+            "The records service cannot reach its database right now; nothing was changed."))
+
+    @bp.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return error_page(exc.code or 500, exc.name, exc.description or "")
+
+    @bp.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.error("unhandled_error", error=type(exc).__name__)  # no message: it may hold data
+        return error_page(500, _("Something went wrong"), _(
+            "The page could not be shown; nothing was changed."))

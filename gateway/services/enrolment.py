@@ -1,0 +1,334 @@
+"""Keeping students' records: enrolment, imports, parents and guardians, new records.
+
+Who may write (fail closed, see docs/api.md): the custodian of records (5 CCR 433), and a
+registered school official whose access token carries the ``records:write`` scope, which
+the district's provider grants to its SIS integrations and to no person. A teacher is a
+school official too, but has no such token, so reads through the engine and writes
+nothing here. Every other category is refused whatever its token says.
+
+Each action is one unit of work: it is written whole, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from audit.events import EntryError, EventType, RecordRef, Requester
+from gateway.policy.decision import Decision, Outcome
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.facts import (
+    AccessQuestion,
+    Action,
+    Evidence,
+    ParentType,
+    Purpose,
+    RecordType,
+    RequesterCategory,
+)
+from gateway.services.access import Caller, registered_requester
+from gateway.store import models
+from gateway.store.access_log import requester_identity
+from gateway.store.crypto import CryptoError
+from gateway.store.errors import ImportRejected
+from gateway.store.uow import UnitOfWork
+
+WRITE_SCOPE = "records:write"
+MAX_IMPORT_ROWS = 10_000
+
+
+class EnrolmentError(Exception):
+    """A write the service refuses, or cannot complete."""
+
+
+class NotARecordKeeper(EnrolmentError):
+    """A registered requester who may not write students' records."""
+
+
+class UnknownStudent(EnrolmentError):
+    """No student with that SIS id."""
+
+
+class CustodianOnly(EnrolmentError):
+    """Only the custodian of records may do this (verify a parent's relationship)."""
+
+
+class RelationshipConflict(EnrolmentError):
+    """The parent's subject is registered with the gateway under another category."""
+
+
+class AdditionRefused(EnrolmentError):
+    """The AR 5125 engine did not permit the addition; nothing was written."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+class NothingWritten(EnrolmentError):
+    """The write could not be committed; nothing of it was kept."""
+
+
+class TooManyRows(EnrolmentError):
+    pass
+
+
+class InvalidStudent(EnrolmentError):
+    """A student the store refuses, by field (the SIS id of the path, most often)."""
+
+    def __init__(self, problems: Mapping[str, list[str]]) -> None:
+        super().__init__("the student is refused: " + ", ".join(problems))
+        self.problems = dict(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """Who is writing: the token's requester and the scopes its provider granted."""
+
+    caller: Caller
+    scopes: frozenset[str] = frozenset()
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StudentSaved:
+    student: models.Student
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    created: int
+    updated: int
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GuardianWrite:
+    sis_id: str
+    parent_subject: str
+    parent_display_name: str
+    parent_type: ParentType
+    legal_custody: bool
+    access_revoked_by_court: bool = False
+    both_parents_written_agreement: bool = False
+    verified: bool | None = None  # None: leave as the rules below keep it
+
+
+@dataclass(frozen=True, slots=True)
+class GuardianSaved:
+    guardianship: models.Guardianship
+    parent: models.Requester
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    sis_id: str
+    record_type: RecordType
+    school_year_of_origin: int
+    originator: str
+    media_type: str
+    content: bytes = field(repr=False)
+    originated_on: date | None = None
+    signed_by_originator: bool = False
+    anecdotal_or_assessment: bool = False
+    legitimate_educational_interest: str = ""
+    routine_update: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAdded:
+    record: models.StudentRecord
+    decision: Decision
+
+
+class EnrolmentService:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
+                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
+        self._uow = unit_of_work
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+
+    # -- students ---------------------------------------------------------------
+
+    def put_student(self, writer: Writer, sis_id: str,
+                    values: Mapping[str, Any]) -> StudentSaved:
+        """Create the student or update the fields given; the same call twice is one change.
+
+        Raises ``InvalidStudent`` for values the store refuses (an unusable SIS id).
+        """
+        with self._uow() as uow:
+            record_keeper(uow, writer)
+            try:
+                report = uow.students.upsert_many([{**values, "sis_id": sis_id}])
+            except ImportRejected as exc:
+                problems: dict[str, list[str]] = {}
+                for error in exc.errors:
+                    problems.setdefault(error.field, []).append(error.problem)
+                raise InvalidStudent(problems) from None
+            _commit(uow)
+            created = bool(report.created)
+            student = uow.students.get((report.created or report.updated)[0])
+        return StudentSaved(student=student, created=created)
+
+    def import_students(self, writer: Writer, rows: Iterable[Mapping[str, Any]], *,
+                        dry_run: bool = False) -> ImportResult:
+        """All rows or none (``ImportRejected`` names each bad row and field)."""
+        rows = list(rows)
+        if len(rows) > MAX_IMPORT_ROWS:
+            raise TooManyRows(f"at most {MAX_IMPORT_ROWS} rows per import")
+        with self._uow() as uow:
+            record_keeper(uow, writer)
+            report = uow.students.upsert_many(rows)
+            if not dry_run:
+                _commit(uow)
+        return ImportResult(created=len(report.created), updated=len(report.updated),
+                            dry_run=dry_run)
+
+    # -- parents and guardians ---------------------------------------------------
+
+    def put_guardian(self, writer: Writer, write: GuardianWrite) -> GuardianSaved:
+        """Record a parent's standing towards the student, registering the parent if new.
+
+        Only the custodian verifies (``verified=True``). A change that could widen the
+        parent's access (custody given, a court restriction lifted, another parent type...)
+        withdraws the verification unless it comes with the custodian's; a change that only
+        narrows it (custody or access taken away) keeps it, and applies at once.
+        """
+        now = self._clock()
+        with self._uow() as uow:
+            keeper = record_keeper(uow, writer)
+            is_custodian = keeper.category is RequesterCategory.CUSTODIAN
+            if write.verified and not is_custodian:
+                raise CustodianOnly("only the custodian of records verifies a relationship")
+            student = _student(uow, write.sis_id)
+            parent = uow.requesters.by_subject(writer.caller.issuer, write.parent_subject)
+            if parent is None:
+                parent = uow.requesters.add(models.Requester(
+                    issuer=writer.caller.issuer, subject=write.parent_subject,
+                    display_name=write.parent_display_name,
+                    category=RequesterCategory.PARENT))
+            elif parent.category is not RequesterCategory.PARENT:
+                raise RelationshipConflict("that subject is registered, but not as a parent")
+            guardianship = uow.guardianships.find(parent.id, student.id)
+            created = guardianship is None
+            if guardianship is None:
+                guardianship = models.Guardianship(parent_id=parent.id, student_id=student.id)
+                widens = True
+            else:
+                widens = _widens(guardianship, write)
+            guardianship.parent_type = write.parent_type
+            guardianship.legal_custody = write.legal_custody
+            guardianship.access_revoked_by_court = write.access_revoked_by_court
+            guardianship.both_parents_written_agreement = write.both_parents_written_agreement
+            if write.verified:
+                guardianship.verified_by_id, guardianship.verified_at = keeper.id, now
+            elif write.verified is False or widens:
+                guardianship.verified_by_id = guardianship.verified_at = None
+            if created:
+                uow.guardianships.add(guardianship)
+            _commit(uow)
+        return GuardianSaved(guardianship=guardianship, parent=parent, created=created)
+
+    # -- records -------------------------------------------------------------------
+
+    def record_directory(self, writer: Writer, sis_id: str) -> list[models.StudentRecord]:
+        """The student's records, as metadata, for those who keep them (docs/api.md)."""
+        with self._uow() as uow:
+            record_keeper(uow, writer)
+            student = _student(uow, sis_id)
+            return uow.records.of_student(student.id)
+
+    def add_record(self, writer: Writer, new: NewRecord) -> RecordAdded:
+        """Ask the engine (``add_record``, 5 CCR 437), then seal and keep the record.
+
+        Refused: ``AdditionRefused`` with the decision. The store refuses (``RecordRefused``)
+        anecdotal information or an assessment report not dated and signed (5 CCR 431).
+        """
+        now = self._clock()
+        today = now.astimezone(self._zone).date()
+        with self._uow() as uow:
+            keeper = record_keeper(uow, writer)
+            student = _student(uow, new.sis_id)
+            consents = (uow.consents.valid_for(student.id, new.record_type, keeper.id,
+                                               at=now, today=today)
+                        or uow.consents.for_recipient(student.id, keeper.id, at=now))
+            question = AccessQuestion(
+                requester=keeper.as_fact(None, new.legitimate_educational_interest),
+                student=student.as_fact(), action=Action.ADD_RECORD,
+                record_type=new.record_type, purpose=Purpose.RECORDS_ADMINISTRATION.value,
+                evidence=Evidence(consent=consents[0].as_fact() if consents else None,
+                                  routine_update=new.routine_update))
+            decision = self._policy.decide(question, today)
+            if decision.outcome is not Outcome.PERMIT:
+                raise AdditionRefused(decision)
+            record = uow.records.add(
+                student_id=student.id, record_type=new.record_type, content=new.content,
+                media_type=new.media_type, school_year_of_origin=new.school_year_of_origin,
+                originator=new.originator, originated_on=new.originated_on,
+                signed_by_originator=new.signed_by_originator,
+                anecdotal_or_assessment=new.anecdotal_or_assessment)
+            _log_record_added(uow, writer, keeper, student, record, decision, now,
+                              new.legitimate_educational_interest, self._policy.pack.version)
+            _commit(uow)
+        return RecordAdded(record=record, decision=decision)
+
+
+def record_keeper(uow: UnitOfWork, writer: Writer) -> models.Requester:
+    """The registered requester behind the token, if it may write; else refuse."""
+    requester = registered_requester(uow, writer.caller)
+    if requester.category is RequesterCategory.CUSTODIAN:
+        return requester
+    if requester.category is RequesterCategory.SCHOOL_OFFICIAL and WRITE_SCOPE in writer.scopes:
+        return requester
+    raise NotARecordKeeper("only the custodian of records and the district's SIS "
+                           "integrations write students' records")
+
+
+def _student(uow: UnitOfWork, sis_id: str) -> models.Student:
+    student = uow.students.by_sis_id(sis_id)
+    if student is None:
+        raise UnknownStudent("no student with that SIS id")
+    return student
+
+
+def _widens(old: models.Guardianship, new: GuardianWrite) -> bool:
+    return ((new.legal_custody and not old.legal_custody)
+            or (old.access_revoked_by_court and not new.access_revoked_by_court)
+            or (new.both_parents_written_agreement and not old.both_parents_written_agreement)
+            or new.parent_type is not old.parent_type)
+
+
+def _commit(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    except IntegrityError:
+        raise  # a concurrent write got there first: a conflict (409), not an outage
+    except SQLAlchemyError as exc:
+        raise NothingWritten("the write could not be committed") from exc
+
+
+def _log_record_added(uow: UnitOfWork, writer: Writer, keeper: models.Requester,
+                      student: models.Student, record: models.StudentRecord,
+                      decision: Decision, now: datetime, interest: str,
+                      policy_version: str) -> None:
+    """The addition's entry in the access log (RECORD_ADDED), in this unit of work: a
+    record whose entry cannot be written is not kept."""
+    try:
+        uow.access_log.append(
+            EventType.RECORD_ADDED, at=now, student_id=student.id,
+            requester=Requester(requester_identity(keeper.id, keeper.display_name),
+                                keeper.category.value),
+            records=(RecordRef(str(record.id), record.record_type.value),),
+            action=Action.ADD_RECORD.value, purpose=Purpose.RECORDS_ADMINISTRATION.value,
+            stated_interest=interest, decision=decision, request_id=writer.request_id,
+            policy_version=policy_version)
+    except (EntryError, CryptoError) as exc:
+        raise NothingWritten("the addition could not be logged") from exc

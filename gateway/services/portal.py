@@ -1,0 +1,212 @@
+"""The parent portal and the custodian's console: what their pages show and do.
+
+The pages add no rules of their own. Whether a parent may see a student's records is
+the AR 5125 engine's answer, asked here with the facts the store holds (custody, court
+orders, the student's age and schooling); who may verify a parent's relationship is the
+custodian of records (AR 5125(i); 5 CCR 433).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from gateway.policy.decision import Decision, Outcome
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.facts import (
+    AccessQuestion,
+    Action,
+    ParentType,
+    RecordType,
+    RequesterCategory,
+)
+from gateway.services.access import AccessError, Caller, registered_requester
+from gateway.store.errors import NotAParent, NotFound
+from gateway.store.uow import UnitOfWork
+
+log = structlog.get_logger("gateway.portal")
+
+# The question a parent's standing is tested with: inspecting the student's mandatory
+# permanent record, which every student has (5 CCR 432). The parent's rights of access
+# reach all of a student's records alike (AR 5125; Ed Code 49069), so one record stands
+# for them.
+STANDING_RECORD = RecordType.COURSES_AND_MARKS
+STANDING_PURPOSE = "inspect and review the student's records"
+
+
+class NotACustodian(AccessError):
+    """Only the custodian of records works the console."""
+
+
+class UnknownGuardianship(AccessError):
+    """No relationship with that id."""
+
+
+class AlreadyVerified(AccessError):
+    """The relationship was verified already (by whom and when is kept, not overwritten)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The signed-in person as the district registered them."""
+
+    display_name: str
+    category: RequesterCategory
+
+    @property
+    def is_custodian(self) -> bool:
+        return self.category is RequesterCategory.CUSTODIAN
+
+    @property
+    def is_parent(self) -> bool:
+        return self.category is RequesterCategory.PARENT
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One of a parent's students: the relationship on file and the engine's answer."""
+
+    guardianship_id: uuid.UUID
+    sis_id: str
+    parent_type: ParentType
+    legal_custody: bool
+    access_revoked_by_court: bool
+    verified_on: date | None
+    # None until a custodian verified the relationship: nothing is asked before that.
+    decision: Decision | None
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_on is not None
+
+    @property
+    def may_access(self) -> bool:
+        return self.decision is not None and self.decision.outcome is Outcome.PERMIT
+
+    @property
+    def rights_passed_to_student(self) -> bool:
+        """The engine said the rights belong to the adult student (34 CFR 99.5), whether
+        or not a dependency or incompetence keeps the parent's access."""
+        return self.decision is not None and self.decision.clause in (
+            "adult_student", "parent_of_dependent_adult", "parent_of_incompetent_adult")
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingVerification:
+    guardianship_id: uuid.UUID
+    parent_name: str
+    sis_id: str
+    parent_type: ParentType
+    legal_custody: bool
+    access_revoked_by_court: bool
+    asked_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    guardianship_id: uuid.UUID
+    sis_id: str
+    parent_name: str
+    verified_by: str
+    verified_at: datetime
+
+
+class PortalService:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
+                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
+        self._uow = unit_of_work
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+
+    def _today(self, now: datetime) -> date:
+        return now.astimezone(self._zone).date()
+
+    def account(self, caller: Caller) -> Account:
+        """The registered requester behind a login, or ``UnregisteredRequester``."""
+        with self._uow() as uow:
+            requester = registered_requester(uow, caller)
+            return Account(requester.display_name, requester.category)
+
+    def my_students(self, caller: Caller) -> list[Standing]:
+        """A parent's students, with what the engine says of the parent's access today.
+
+        Other requesters have no students here (an adult student's own login is not yet
+        tied to a student in the store, so it sees none: fail closed).
+        """
+        now = self._clock()
+        today = self._today(now)
+        with self._uow() as uow:
+            requester = registered_requester(uow, caller)
+            if requester.category is not RequesterCategory.PARENT:
+                return []
+            standings = []
+            for guardianship, student in uow.guardianships.of_parent(requester.id):
+                decision = None
+                if guardianship.verified:
+                    try:
+                        who = requester.as_fact(guardianship)
+                    except NotAParent:
+                        who = None
+                    if who is not None:
+                        decision = self._policy.decide(AccessQuestion(
+                            requester=who, student=student.as_fact(), action=Action.ACCESS,
+                            record_type=STANDING_RECORD, purpose=STANDING_PURPOSE), today)
+                standings.append(Standing(
+                    guardianship_id=guardianship.id, sis_id=student.sis_id,
+                    parent_type=guardianship.parent_type,
+                    legal_custody=guardianship.legal_custody,
+                    access_revoked_by_court=guardianship.access_revoked_by_court,
+                    verified_on=(self._today(guardianship.verified_at)
+                                 if guardianship.verified_at else None),
+                    decision=decision))
+            return standings
+
+    def awaiting_verification(self, caller: Caller) -> list[AwaitingVerification]:
+        """The custodian's queue of parents whose relationship nobody has verified."""
+        with self._uow() as uow:
+            _custodian(uow, caller)
+            return [AwaitingVerification(
+                guardianship_id=g.id, parent_name=parent.display_name, sis_id=student.sis_id,
+                parent_type=g.parent_type, legal_custody=g.legal_custody,
+                access_revoked_by_court=g.access_revoked_by_court,
+                asked_on=self._today(g.created_at))
+                for g, parent, student in uow.guardianships.awaiting_verification()]
+
+    def verify(self, caller: Caller, guardianship_id: uuid.UUID, *, legal_custody: bool,
+               access_revoked_by_court: bool) -> Verified:
+        """The custodian checked the papers: record custody and any court order as found,
+        and who verified the relationship, and when."""
+        now = self._clock()
+        with self._uow() as uow:
+            custodian = _custodian(uow, caller)
+            try:
+                guardianship = uow.guardianships.get(guardianship_id)
+            except NotFound:
+                raise UnknownGuardianship("no such relationship") from None
+            if guardianship.verified:
+                raise AlreadyVerified("the relationship was verified already")
+            guardianship.legal_custody = legal_custody
+            guardianship.access_revoked_by_court = access_revoked_by_court
+            uow.guardianships.verify(guardianship.id, custodian.id, at=now)
+            parent = uow.requesters.get(guardianship.parent_id)
+            student = uow.students.get(guardianship.student_id)
+            verified = Verified(guardianship_id=guardianship.id, sis_id=student.sis_id,
+                                parent_name=parent.display_name,
+                                verified_by=custodian.display_name, verified_at=now)
+            uow.commit()
+        log.info("guardianship_verified", guardianship_id=str(guardianship_id),
+                 verified_by=str(custodian.id))
+        return verified
+
+
+def _custodian(uow: UnitOfWork, caller: Caller):
+    requester = registered_requester(uow, caller)
+    if requester.category is not RequesterCategory.CUSTODIAN:
+        raise NotACustodian("only the custodian of records works the console")
+    return requester

@@ -1,0 +1,413 @@
+"""Verifying the access log where it is stored, fast, with the offline verifier's findings.
+
+One pass over the entries in seq order checks that each leaf is a well-formed stored
+entry in its RFC 8785 form, that seqs run 0, 1, 2... with each ``prev_hash`` the leaf
+hash of the entry before, that the search columns say what the leaf says, and that the
+Merkle tree over the leaves has the head's size and root and every signed
+checkpoint's root at the checkpoint's size.
+
+Speed comes from the shape of our entries: a leaf is parsed with orjson and re-encoded
+with sorted keys, which for entries of exactly our shape (ASCII keys, strings, small
+integers, null; checked before) is byte for byte the RFC 8785 form (audit/canonical.py
+argues it for the standard encoder, tests/integration/store/test_access_log_verify.py
+checks orjson against rfc8785). A leaf off that path goes to audit.events, which
+decides. Leaf hashes are folded into the tree 4096 at a time, level by level.
+
+When anything is wrong, the log is read again through ``audit.verify.verify_log``, the
+offline verifier an auditor runs on an export, so both name the same first bad entry.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from audit.checkpoint import Checkpoint, CheckpointError, VerifierKey, parse_and_verify
+from audit.events import CLEAR_FIELDS, FORMAT_VERSION, EntryError, EventType, StoredEntry
+from audit.merkle import (
+    EMPTY_ROOT,
+    NodeId,
+    ProofError,
+    _range_nodes,
+    verify_inclusion,
+)
+from audit.verify import VerificationReport, verify_log
+from gateway.store.models import AccessLogCheckpoint, AccessLogEntry, AccessLogHead
+
+if TYPE_CHECKING:
+    from gateway.store.access_log import AccessLogRepository
+
+try:
+    import orjson
+
+    _loads = orjson.loads
+    _OPTIONS = orjson.OPT_SORT_KEYS
+
+    def _dumps(value: Any) -> bytes:
+        return orjson.dumps(value, option=_OPTIONS)
+except ImportError:  # pragma: no cover - orjson is a dependency; the stdlib is exact too
+    import json
+
+    _loads = json.loads
+    _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                               check_circular=False).encode
+
+    def _dumps(value: Any) -> bytes:
+        return _encode(value).encode("utf-8")
+
+CHUNK_LEVEL = 12
+CHUNK = 1 << CHUNK_LEVEL
+_entries = AccessLogEntry.__table__
+_head = AccessLogHead.__table__
+_checkpoints = AccessLogCheckpoint.__table__
+_SEALED_KEYS = frozenset({"v", "prev_hash", "sealed", *CLEAR_FIELDS})
+_EVENTS = frozenset(e.value for e in EventType)
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z\Z")
+# Canonical padded base64 (the decoder in audit/_codec.py accepts nothing else): the
+# last character before the padding leaves its unused bits zero.
+_PAD_ONE = frozenset("AEIMQUYcgkosw048")
+_PAD_TWO = frozenset("AQgw")
+_MIN_SEALED_CHARS = 40  # base64 of a 12-byte nonce and a 16-byte tag, at least
+
+
+def _b64(digest: bytes) -> str:
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or (type(value) is str and value != "")
+
+
+def _texts(value: object) -> bool:
+    return type(value) is list and all(type(v) is str and v != "" for v in value)
+
+
+def _fast_entry(obj: Any, seq: int, prev: str | None) -> bool:
+    """Is ``obj`` a sealed entry of our exact shape, at ``seq`` after ``prev``?
+
+    (Whether its leaf is its canonical form is checked a page at a time.) False sends
+    the entry to audit.events, which says exactly what is wrong, if anything.
+    """
+    if type(obj) is not dict or obj.keys() != _SEALED_KEYS:
+        return False
+    v, s, sealed, t = obj["v"], obj["seq"], obj["sealed"], obj["time"]
+    a, b, c, d = obj["requester_category"], obj["action"], obj["decision"], obj["clause"]
+    e, f, g = obj["request_id"], obj["policy_version"], obj["outcome"]
+    if not (type(v) is int and v == FORMAT_VERSION and type(s) is int and s == seq
+            and obj["prev_hash"] == prev and obj["event"] in _EVENTS
+            and type(t) is str and _TIME.match(t) is not None
+            and (a is None or (type(a) is str and a)) and (b is None or (type(b) is str and b))
+            and (c is None or (type(c) is str and c)) and (d is None or (type(d) is str and d))
+            and (e is None or (type(e) is str and e)) and (f is None or (type(f) is str and f))
+            and (g is None or (type(g) is str and g))
+            and _texts(obj["citations"]) and _texts(obj["obligations"])
+            and type(sealed) is str and len(sealed) >= _MIN_SEALED_CHARS):
+        return False
+    # Canonical base64 only (audit/_codec.py): strict alphabet and padding, zero pad bits.
+    try:
+        binascii.a2b_base64(sealed, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    return not ((sealed[-1] == "=" and sealed[-2] != "=" and sealed[-2] not in _PAD_ONE)
+                or (sealed[-2:] == "==" and sealed[-3] not in _PAD_TWO))
+
+
+class _Tree:
+    """Leaf hashes folded into the RFC 9162 tree: whole aligned chunks level by level,
+    the rest one at a time. Keeps only the right edge."""
+
+    def __init__(self, size: int = 0, edge: Sequence[tuple[int, bytes]] = ()) -> None:
+        self.size = size
+        self.edge: list[tuple[int, bytes]] = list(edge)
+
+    def _push(self, level: int, digest: bytes) -> None:
+        edge = self.edge
+        sha = hashlib.sha256
+        while edge and edge[-1][0] == level:
+            digest = sha(b"\x01" + edge.pop()[1] + digest).digest()
+            level += 1
+        edge.append((level, digest))
+
+    def extend(self, hashes: Sequence[bytes]) -> None:
+        sha = hashlib.sha256
+        i, n = 0, len(hashes)
+        while i < n:
+            if self.size % CHUNK == 0 and n - i >= CHUNK:
+                level = hashes[i:i + CHUNK]
+                while len(level) > 1:
+                    pairs = iter(level)
+                    level = [sha(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs)]
+                self._push(CHUNK_LEVEL, level[0])
+                self.size += CHUNK
+                i += CHUNK
+            else:
+                self._push(0, hashes[i])
+                self.size += 1
+                i += 1
+
+    def root(self) -> bytes:
+        if not self.edge:
+            return EMPTY_ROOT
+        acc = self.edge[-1][1]
+        for _, digest in reversed(self.edge[:-1]):
+            acc = hashlib.sha256(b"\x01" + digest + acc).digest()
+        return acc
+
+    def edge_bytes(self) -> bytes:
+        return b"".join(digest for _, digest in self.edge)
+
+
+class _Findings:
+    def __init__(self) -> None:
+        self.seq: int | None = None
+        self.problem: str | None = None
+        self.needs_full_read = False  # the offline verifier's reading says it best
+
+    def __bool__(self) -> bool:
+        return self.problem is not None
+
+    def note(self, seq: int | None, problem: str, *, full_read: bool = False) -> None:
+        if self.problem is None or (seq is not None and self.seq is not None
+                                    and seq < self.seq):
+            self.seq, self.problem = seq, problem
+        self.needs_full_read |= full_read
+
+
+def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *,
+                    checkpoint_note: str | None = None, from_checkpoint: bool = False,
+                    batch: int = 20_000) -> VerificationReport:
+    """Verify the stored log (see the module's docstring).
+
+    ``vkey`` authenticates the stored checkpoints (and ``checkpoint_note``, one kept
+    outside the database, which is how a truncated log with its checkpoints removed is
+    still caught). ``from_checkpoint`` trusts the entries the latest verified
+    checkpoint covers as far as the stored tree nodes match it, and reads only the rest.
+    """
+    session = repo.session
+    found = _Findings()
+    head = session.execute(sa.select(_head).where(_head.c.id == 1)).mappings().one_or_none()
+    checkpoints = _verified_checkpoints(session, vkey, checkpoint_note, found)
+    start, tree, prev = 0, _Tree(), None
+    if from_checkpoint and checkpoints and not found:
+        resumed = _resume(repo, checkpoints[-1], found)
+        if resumed is not None:
+            start, tree, prev = resumed
+    want = sorted({cp.size for cp in checkpoints if cp.size > start})
+    roots: dict[int, bytes] = {}
+    if 0 in want:
+        roots[0] = EMPTY_ROOT
+    size = start
+    pending: list[bytes] = []
+
+    def flush() -> None:
+        nonlocal pending
+        done = tree.size
+        for target in want:
+            if done < target <= done + len(pending):
+                tree.extend(pending[:target - done])
+                roots[target] = tree.root()
+                pending, done = pending[target - done:], target
+        tree.extend(pending)
+        pending = []
+
+    sha = hashlib.sha256
+    for rows in _pages(session, start, batch):
+        objs: list[Any] = []
+        for row in rows:
+            try:
+                objs.append(_loads(row[1]))
+            except ValueError:
+                objs.append(None)
+        # Each leaf parsed as its object; if the objects' canonical forms joined are the
+        # leaves joined, each leaf is its canonical form (the top-level commas, which no
+        # leaf holds, split both alike). One encoder call a page instead of one an entry.
+        canonical_page = _dumps(objs) == b"[" + b",".join(r[1] for r in rows) + b"]"
+        for row, obj in zip(rows, objs):
+            seq, leaf = row[0], row[1]
+            if seq != size:
+                found.note(size, f"entry {size} is missing", full_read=True)
+            if not (_fast_entry(obj, size, prev)
+                    and (canonical_page or _dumps(obj) == leaf)):
+                obj = _slow_entry(leaf, size, prev, found)
+            if obj is not None and not found.needs_full_read:
+                _check_columns(row, obj, found)
+            digest = sha(b"\x00" + leaf).digest()
+            pending.append(digest)
+            prev = _b64(digest)
+            size += 1
+        flush()
+    flush()
+
+    root = tree.root()
+    _check_head(head, size, root, tree, prev, found)
+    for cp in checkpoints:
+        if cp.size > size:
+            found.note(size, f"the log is truncated: a checkpoint signed {cp.size} entries, "
+                       f"the database holds {size}", full_read=True)
+        elif cp.size in roots and roots[cp.size] != cp.root_hash:
+            found.note(max(cp.size - 1, 0), f"the first {cp.size} entries do not hash to the "
+                       "root signed at that size", full_read=True)
+    latest = checkpoints[-1] if checkpoints else None
+    if found.needs_full_read:
+        return _full_read(repo, latest, found)
+    return VerificationReport(ok=found.problem is None, size=size, root=root,
+                              first_bad_seq=found.seq, problem=found.problem,
+                              checkpoint=latest)
+
+
+def _pages(session: Any, start: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Pages of (seq, leaf, time, event, requester_category, decision, clause, request_id)
+    as the driver gives them: no ORM rows, no type processing (most of the time a row
+    would otherwise take). Keyset pages, each a short query in the session's transaction.
+    """
+    dbapi = session.connection().connection.dbapi_connection
+    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    sql = ("SELECT seq, leaf, time, event, requester_category, decision, clause, request_id "
+           f"FROM access_log_entries WHERE seq > {mark} ORDER BY seq LIMIT {mark}")
+    after = start - 1
+    cursor = dbapi.cursor()
+    try:
+        while True:
+            cursor.execute(sql, (after, batch))
+            rows = cursor.fetchall()
+            if rows:
+                if type(rows[0][1]) is not bytes:
+                    rows = [(r[0], bytes(r[1]), *r[2:]) for r in rows]
+                yield rows
+                after = rows[-1][0]
+            if len(rows) < batch:
+                return
+    finally:
+        cursor.close()
+
+
+def _slow_entry(leaf: bytes, position: int, prev: str | None,
+                found: _Findings) -> dict[str, Any] | None:
+    """audit.events' reading of a leaf off the fast path; None if it is not an entry."""
+    try:
+        stored = StoredEntry.from_json_line(leaf)
+    except EntryError as exc:
+        found.note(position, f"entry {position} cannot be read: {exc}", full_read=True)
+        return None
+    if stored.leaf() != leaf:
+        found.note(position, f"entry {position} is not in its canonical (RFC 8785) form",
+                   full_read=True)
+    obj = stored.to_json()
+    if obj["seq"] != position or obj["prev_hash"] != prev:
+        found.note(position, f"entry {position} does not follow entry {position - 1}",
+                   full_read=True)
+    return obj
+
+
+def _check_columns(row: tuple[Any, ...], obj: dict[str, Any], found: _Findings) -> None:
+    leaf_says = (obj["event"], obj["requester_category"], obj["decision"], obj["clause"],
+                 obj["request_id"])
+    stored_time, t = row[2], obj["time"]
+    if type(stored_time) is str:
+        # SQLite keeps naive UTC as text, always with six fraction digits.
+        same_time = stored_time == (f"{t[:10]} {t[11:19]}."
+                                    f"{t[20:-1].ljust(6, '0') if len(t) > 20 else '000000'}")
+    else:
+        try:
+            same_time = datetime.fromisoformat(t) == stored_time
+        except ValueError:
+            found.note(row[0], f"entry {row[0]} has no real time", full_read=True)
+            return
+    if leaf_says != row[3:8] or not same_time:
+        names = ("event", "requester_category", "decision", "clause", "request_id")
+        wrong = [n for n, a, b in zip(names, leaf_says, row[3:8]) if a != b]
+        wrong += [] if same_time else ["time"]
+        found.note(row[0], f"entry {row[0]}'s search columns ({', '.join(wrong)}) do not "
+                   "say what the entry says: they were changed")
+
+
+def _check_head(head: Any, size: int, root: bytes, tree: _Tree, prev: str | None,
+                found: _Findings) -> None:
+    if head is None:
+        found.note(None, "the tree head is missing")
+        return
+    if head["size"] > size:
+        found.note(size, f"the log is truncated: the tree head counts {head['size']} entries, "
+                   f"the database holds {size}", full_read=True)
+    elif head["size"] < size:
+        found.note(head["size"], f"entries {head['size']}..{size - 1} are not in the tree "
+                   "head: they were added behind the log's back", full_read=True)
+    elif head["root"] != root or head["edge"] != tree.edge_bytes() or (
+            (_b64(head["last_leaf_hash"]) if head["last_leaf_hash"] else None) != prev):
+        found.note(max(size - 1, 0), "the entries do not hash to the tree head's root",
+                   full_read=True)
+
+
+def _verified_checkpoints(session: Any, vkey: VerifierKey | str | None,
+                          note: str | None, found: _Findings) -> list[Checkpoint]:
+    """Stored checkpoints (and ``note``) whose signatures verify, smallest first."""
+    if vkey is None:
+        return []
+    verified: dict[int, Checkpoint] = {}
+    rows = session.execute(sa.select(_checkpoints.c.size, _checkpoints.c.root,
+                                     _checkpoints.c.note).order_by(_checkpoints.c.size))
+    for size, root, text in rows:
+        try:
+            cp = parse_and_verify(text, vkey)
+        except CheckpointError as exc:
+            found.note(None, f"the checkpoint stored for size {size} does not verify: {exc}")
+            continue
+        if cp.size != size or cp.root_hash != bytes(root):
+            found.note(None, f"the checkpoint stored for size {size} is not what its note says")
+            continue
+        verified[cp.size] = cp
+    if note is not None:
+        try:
+            cp = parse_and_verify(note, vkey)
+        except CheckpointError as exc:
+            found.note(None, f"the given checkpoint does not verify: {exc}")
+        else:
+            if cp.size in verified and verified[cp.size].root_hash != cp.root_hash:
+                found.note(None, f"two signed checkpoints at size {cp.size} disagree: "
+                           "the log was forked")
+            verified.setdefault(cp.size, cp)
+    return [verified[size] for size in sorted(verified)]
+
+
+def _resume(repo: AccessLogRepository, cp: Checkpoint, found: _Findings
+            ) -> tuple[int, _Tree, str | None] | None:
+    """The tree at a verified checkpoint, from the stored nodes, if they match it."""
+    if cp.size == 0:
+        return 0, _Tree(), None
+    from gateway.store.access_log import DatabaseTreeStore
+
+    store = DatabaseTreeStore(repo.session)
+    ids = _range_nodes(0, cp.size)
+    try:
+        edge = list(zip((node.level for node in ids), store.get(ids)))
+        last = store.get([NodeId(0, cp.size - 1)])[0]
+        proof = repo.tree().inclusion_proof(cp.size - 1, cp.size)
+        tree = _Tree(cp.size, edge)
+        if tree.root() != cp.root_hash:
+            raise ProofError("the stored nodes do not fold to the signed root")
+        verify_inclusion(cp.size - 1, cp.size, last, proof, cp.root_hash)
+    except (KeyError, ProofError) as exc:
+        found.note(None, f"the stored tree does not match the checkpoint at size {cp.size} "
+                   f"({exc}): verify the whole log", full_read=False)
+        return None
+    return cp.size, tree, _b64(last)
+
+
+def _full_read(repo: AccessLogRepository, checkpoint: Checkpoint | None,
+               found: _Findings) -> VerificationReport:
+    """The offline verifier's report over every stored leaf, in stored seq order."""
+    lines = (leaf for _seq, leaf in repo._leaves(0, None, 5000))
+    report = verify_log(lines, checkpoint)
+    if report.ok or (found.seq is not None and report.first_bad_seq is not None
+                     and found.seq < report.first_bad_seq):
+        return VerificationReport(ok=False, size=report.size, root=report.root,
+                                  first_bad_seq=found.seq, problem=found.problem,
+                                  checkpoint=checkpoint)
+    return report
+

@@ -1,0 +1,193 @@
+"""Wire schemas of the SIS write API: students, imports, parents and guardians, records."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from gateway.policy.facts import ParentType, RecordType, StudentStatus
+from schemas.problem import ProblemSchema
+from schemas.records import DecisionSchema
+
+# A record's content travels as base64; 16 MiB of content is ~22 MiB of base64.
+MAX_CONTENT_BYTES = 16 * 1024 * 1024
+_MEDIA_TYPE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/"
+                              r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}(\s*;[ -~]*)?$",
+                              error="a media type such as application/pdf is required")
+
+
+def plain_text(value: str) -> None:
+    """Text a database can hold: no NUL or other control characters (tab and line breaks
+    aside), no lone surrogates; otherwise a field error, not a 500 from the driver."""
+    for c in value:
+        code = ord(c)
+        if (code < 0x20 and c not in "\t\n\r") or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            raise ValidationError("text without control characters is required")
+
+
+def _date(description: str) -> fields.Date:
+    return fields.Date(allow_none=True, metadata={"description": description})
+
+
+def _flag(description: str) -> fields.Boolean:
+    return fields.Boolean(metadata={"description": description})
+
+
+class StudentFieldsSchema(Schema):
+    """The facts AR 5125 turns on. A field left out keeps its stored value (or its default,
+    for a new student), so a partial feed never erases what another sent."""
+
+    birth_date = _date("Decides who holds the rights (34 CFR 99.5)")
+    grade_completed = fields.Integer(allow_none=True, strict=True,
+                                     validate=validate.Range(-1, 16),
+                                     metadata={"description": "-1 is pre-kindergarten"})
+    status = fields.Enum(StudentStatus, by_value=True, metadata={
+        "description": "withdrawn and graduated are departures (5 CCR 437)"})
+    attends_postsecondary = _flag("Rights pass to the student (34 CFR 99.3, 99.5)")
+    tax_dependent = _flag("A dependent under 26 USC 152 (Ed Code 49076)")
+    incompetent_adult_with_disability = _flag("Declared incompetent (Ed Code 56041.5)")
+    disability = _flag("A student with disabilities")
+    expelled_or_suspended_for_pc245 = _flag("Ed Code 48902 applies")
+    directory_opt_out = _flag("The parent or adult student restricted directory information")
+    left_district_on = _date("Left the district (5 CCR 437)")
+    program_completed_on = _date("Completed the educational program")
+    withdrawn_on = _date("Withdrew")
+    returned_on = _date("Came back after leaving")
+
+
+class StudentSchema(StudentFieldsSchema):
+    sis_id = fields.String(required=True)
+    status = fields.Enum(StudentStatus, by_value=True, required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class ImportRowSchema(StudentFieldsSchema):
+    """One row of an import: a student by SIS id. For the document only: rows are checked
+    by the store, which names each problem by row number and field."""
+
+    sis_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ImportArgsSchema(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "Check every row and report, writing nothing"})
+
+
+class ImportResultSchema(Schema):
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+
+
+class RowProblemSchema(Schema):
+    row = fields.Integer(required=True, metadata={"description": "1 is the first row"})
+    field = fields.String(required=True)
+    problem = fields.String(required=True)
+
+
+class ImportProblemSchema(ProblemSchema):
+    rows = fields.List(fields.Nested(RowProblemSchema), metadata={
+        "description": "Every refused row, by number and field (never the value)"})
+
+
+class ParentSchema(Schema):
+    subject = fields.String(required=True, validate=[validate.Length(min=1, max=255),
+                                                     plain_text],
+                            metadata={"description": "The parent's subject (`sub`) at the "
+                                      "district's OpenID provider"})
+    display_name = fields.String(required=True,
+                                 validate=[validate.Length(min=1, max=200), plain_text])
+
+
+class GuardianWriteSchema(Schema):
+    parent = fields.Nested(ParentSchema, required=True)
+    parent_type = fields.Enum(ParentType, by_value=True, required=True,
+                              metadata={"description": "Ed Code 49061, 56050, 56055"})
+    legal_custody = fields.Boolean(required=True)
+    access_revoked_by_court = fields.Boolean(load_default=False, metadata={
+        "description": "A court order revokes this parent's rights (34 CFR 99.4)"})
+    both_parents_written_agreement = fields.Boolean(load_default=False, metadata={
+        "description": "Both parents told the district in writing they agree (Ed Code 49061)"})
+    verified = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "true: the custodian of records checked the papers (custodian only); "
+                       "false: withdraw a verification"})
+
+
+class GuardianSchema(Schema):
+    id = fields.UUID(required=True)
+    parent = fields.Nested(ParentSchema, required=True)
+    parent_type = fields.String(required=True)
+    legal_custody = fields.Boolean(required=True)
+    access_revoked_by_court = fields.Boolean(required=True)
+    both_parents_written_agreement = fields.Boolean(required=True)
+    verified = fields.Boolean(required=True, metadata={
+        "description": "Parents reach records only once a custodian verified the relationship"})
+    verified_at = fields.DateTime(allow_none=True, required=True)
+
+
+class Base64Content(fields.String):
+    """Bytes sent as standard base64; malformed or empty content is a field error."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bytes:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > (MAX_CONTENT_BYTES // 3 + 1) * 4:
+            raise ValidationError(f"at most {MAX_CONTENT_BYTES} bytes of content")
+        try:
+            content = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("standard base64 is required") from None
+        if not content:
+            raise ValidationError("a record has some content")
+        return content
+
+
+class NewRecordSchema(Schema):
+    record_type = fields.Enum(RecordType, by_value=True, required=True)
+    school_year_of_origin = fields.Integer(
+        required=True, strict=True, validate=validate.Range(1900, 2999),
+        metadata={"description": "By its starting year: 2024-25 is 2024"})
+    originator = fields.String(required=True,
+                               validate=[validate.Length(min=1, max=200), plain_text],
+                               metadata={"description": "Who originated the data (5 CCR 431)"})
+    originated_on = fields.Date(allow_none=True, load_default=None, metadata={
+        "description": "The originator's date; required of anecdotal information and "
+                       "assessment reports (5 CCR 431)"})
+    signed_by_originator = fields.Boolean(load_default=False)
+    anecdotal_or_assessment = fields.Boolean(load_default=False, metadata={
+        "description": "Anecdotal information or an assessment report (5 CCR 431)"})
+    media_type = fields.String(required=True, validate=_MEDIA_TYPE)
+    content_base64 = Base64Content(required=True, data_key="content_base64",
+                                   attribute="content", metadata={"format": "byte"})
+    legitimate_educational_interest = fields.String(
+        load_default="", validate=[validate.Length(max=2000), plain_text],
+        metadata={"description": "Required of school officials, SIS integrations included "
+                                 "(AR 5125(i))"})
+    routine_update = fields.Boolean(load_default=False, metadata={
+        "description": "Routine updating, the only addition allowed without consent after "
+                       "graduation or permanent departure (5 CCR 437)"})
+
+
+class RecordMetadataSchema(Schema):
+    id = fields.UUID(required=True)
+    record_type = fields.String(required=True)
+    category = fields.String(required=True, metadata={"description": "5 CCR 430"})
+    school_year_of_origin = fields.Integer(required=True)
+    originator = fields.String(required=True)
+    originated_on = fields.Date(allow_none=True, required=True)
+    signed_by_originator = fields.Boolean(required=True)
+    anecdotal_or_assessment = fields.Boolean(required=True)
+    media_type = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class RecordDirectorySchema(Schema):
+    sis_id = fields.String(required=True)
+    records = fields.List(fields.Nested(RecordMetadataSchema), required=True)
+
+
+class RecordAddedSchema(RecordMetadataSchema):
+    decision = fields.Nested(DecisionSchema, required=True)

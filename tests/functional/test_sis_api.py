@@ -1,0 +1,494 @@
+"""The SIS write API over HTTP: an SIS integration and the custodian of records enrol
+students, import them, record parents and add records; everyone else is refused.
+
+Real tokens from the real development provider; every test runs on SQLite and
+PostgreSQL (the ``app`` fixture), each in a transaction rolled back afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
+
+from audit.events import EntryError, EventType
+from gateway.policy.facts import RequesterCategory
+from gateway.store import models
+from gateway.store.access_log import AccessLogRepository
+from gateway.store.uow import UnitOfWork
+from tests.functional.conftest import SIS_CLIENT, client_id_for
+
+Cat = RequesterCategory
+MAYA = {"birth_date": "2014-01-21", "grade_completed": 6}
+TRANSCRIPT = {"2025-26": {"English 7": "A-", "Math 7": "B+"}}
+
+
+@dataclass
+class Requester:
+    """Someone calling the API with a real token."""
+
+    client: FlaskClient
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def enrols(self, sis_id: str, **fields: Any):
+        return self.client.put(f"/v1/students/{sis_id}", json=fields, headers=self.headers)
+
+    def imports(self, rows: Any, *, as_lines: bool = False, dry_run: bool = False):
+        query = {"dry_run": "true"} if dry_run else {}
+        if as_lines:
+            body = "\n".join(json.dumps(r) for r in rows) if isinstance(rows, list) else rows
+            return self.client.post("/v1/imports/students", data=body, query_string=query,
+                                    content_type="application/x-ndjson", headers=self.headers)
+        return self.client.post("/v1/imports/students", json=rows, query_string=query,
+                                headers=self.headers)
+
+    def records_guardian(self, sis_id: str, **body: Any):
+        return self.client.post(f"/v1/students/{sis_id}/guardians", json=body,
+                                headers=self.headers)
+
+    def adds_record(self, sis_id: str, content: Any = TRANSCRIPT, **fields: Any):
+        body = {"record_type": "courses_and_marks", "school_year_of_origin": 2025,
+                "originator": "Shasta Union Elementary", "originated_on": "2026-01-30",
+                "signed_by_originator": True, "media_type": "application/json",
+                "content_base64": base64.b64encode(json.dumps(content).encode()).decode(),
+                "legitimate_educational_interest": "keeps the student's transcript",
+                **fields}
+        return self.client.post(f"/v1/students/{sis_id}/records", json=body,
+                                headers=self.headers)
+
+    def lists_records(self, sis_id: str):
+        return self.client.get(f"/v1/students/{sis_id}/records", headers=self.headers)
+
+    def reads(self, sis_id: str, record_id: str, **query: str):
+        return self.client.get(f"/v1/students/{sis_id}/records/{record_id}",
+                               query_string=query, headers=self.headers)
+
+
+@pytest.fixture
+def register(unit_of_work: Callable[[], UnitOfWork], gateway_idp) -> Callable[..., None]:
+    """The custodian registers a requester with the gateway, by subject and category."""
+    def add(subject: str, category: RequesterCategory) -> None:
+        with unit_of_work() as uow:
+            uow.requesters.add(models.Requester(issuer=gateway_idp.issuer, subject=subject,
+                                                display_name=subject, category=category))
+            uow.commit()
+    return add
+
+
+@pytest.fixture
+def sis(client, register, write_token_for) -> Requester:
+    """The district's SIS integration: a school official whose token may write."""
+    register(SIS_CLIENT, Cat.SCHOOL_OFFICIAL)
+    return Requester(client, write_token_for(SIS_CLIENT))
+
+
+@pytest.fixture
+def custodian(client, register, token_for) -> Requester:
+    """The custodian of records, with an ordinary (read-scope) token."""
+    register(client_id_for(Cat.CUSTODIAN), Cat.CUSTODIAN)
+    return Requester(client, token_for(Cat.CUSTODIAN))
+
+
+@pytest.fixture
+def teacher(client, register, token_for) -> Requester:
+    register(client_id_for(Cat.SCHOOL_OFFICIAL), Cat.SCHOOL_OFFICIAL)
+    return Requester(client, token_for(Cat.SCHOOL_OFFICIAL))
+
+
+@pytest.fixture
+def parent(client, token_for) -> Requester:
+    """A parent, not yet registered: the SIS names them when it records the relationship."""
+    return Requester(client, token_for(Cat.PARENT))
+
+
+def is_problem(response, status: int, kind: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    if kind is not None:
+        assert body["type"].endswith(f":{kind}"), body
+    return body
+
+
+def students_in_store(unit_of_work, *sis_ids: str) -> list[str]:
+    with unit_of_work() as uow:
+        return [s for s in sis_ids if uow.students.by_sis_id(s) is not None]
+
+
+# --- enrolment ------------------------------------------------------------------------
+
+
+def test_an_sis_enrols_a_student_and_the_same_put_again_changes_nothing(sis) -> None:
+    first = sis.enrols("SIS-2001", **MAYA)
+    again = sis.enrols("SIS-2001", **MAYA)
+
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert first.get_json()["birth_date"] == "2014-01-21"
+    assert first.get_json()["status"] == "enrolled"
+
+
+def test_a_partial_update_keeps_the_fields_it_leaves_out(sis) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    response = sis.enrols("SIS-2001", grade_completed=7)
+
+    assert response.status_code == 200
+    assert response.get_json()["grade_completed"] == 7
+    assert response.get_json()["birth_date"] == "2014-01-21"
+
+
+def test_a_student_with_bad_fields_is_422_naming_each_field_and_not_enrolled(
+        sis, unit_of_work) -> None:
+    response = sis.enrols("SIS-2002", birth_date="2014-13-01", grade_completed=20,
+                          status="expelled", name="not a field")
+
+    errors = is_problem(response, 422)["errors"]["json"]
+    assert {"birth_date", "grade_completed", "status", "name"} <= set(errors)
+    assert students_in_store(unit_of_work, "SIS-2002") == []
+
+
+def test_an_sis_id_the_store_refuses_is_422(sis) -> None:
+    response = sis.enrols("x" * 65, **MAYA)
+
+    body = is_problem(response, 422)
+    assert body["errors"] == {"path": {"sis_id": ["at most 64 characters"]}}
+
+
+def test_text_no_database_can_hold_is_a_field_error_not_a_server_error(sis, teacher) -> None:
+    # Found by schemathesis: PostgreSQL refuses NUL, neither database a lone surrogate.
+    sis.enrols("SIS-2001", **MAYA)
+    guardian = parent_of_maya()
+    guardian["parent"]["display_name"] = "Dana\x00"
+
+    assert is_problem(sis.enrols("SIS\x00"), 422)["errors"] == {
+        "path": {"sis_id": ["no control characters"]}}
+    is_problem(sis.lists_records("SIS\x00"), 404)
+    is_problem(teacher.reads("SIS\x00", str(uuid.uuid4()), purpose="review"), 404)
+    assert is_problem(sis.imports([{"sis_id": "\ud800"}]), 422)["rows"][0]["field"] == "sis_id"
+    assert "display_name" in is_problem(sis.records_guardian("SIS-2001", **guardian),
+                                        422)["errors"]["json"]["parent"]
+    assert "originator" in is_problem(sis.adds_record("SIS-2001", originator="Ms\x07"),
+                                      422)["errors"]["json"]
+
+
+# --- imports ----------------------------------------------------------------------------
+
+
+def rows(count: int) -> list[dict[str, Any]]:
+    return [{"sis_id": f"SIS-{3000 + n}", "birth_date": "2012-09-01", "grade_completed": 8,
+             "status": "enrolled"} for n in range(count)]
+
+
+def test_an_import_of_500_students_with_one_bad_row_names_it_and_imports_nothing(
+        sis, unit_of_work) -> None:
+    students = rows(500)
+    students[249]["birth_date"] = "01/09/2012"
+
+    response = sis.imports(students)
+
+    body = is_problem(response, 422, "import-rejected")
+    assert body["rows"] == [{"row": 250, "field": "birth_date",
+                             "problem": "a date (YYYY-MM-DD) is required"}]
+    assert "01/09/2012" not in response.get_data(as_text=True)  # never the value
+    assert students_in_store(unit_of_work, "SIS-3000", "SIS-3499") == []
+
+
+def test_an_import_creates_then_updates_all_its_students(sis, unit_of_work) -> None:
+    created = sis.imports(rows(500))
+    updated = sis.imports(rows(500))
+
+    assert created.status_code == 200, created.get_json()
+    assert created.get_json() == {"created": 500, "updated": 0, "dry_run": False}
+    assert updated.get_json() == {"created": 0, "updated": 500, "dry_run": False}
+    assert students_in_store(unit_of_work, "SIS-3000", "SIS-3499") == ["SIS-3000", "SIS-3499"]
+
+
+def test_an_import_reads_json_lines(sis, unit_of_work) -> None:
+    response = sis.imports(rows(3), as_lines=True)
+
+    assert response.status_code == 200
+    assert response.get_json()["created"] == 3
+
+
+def test_a_json_lines_import_with_a_broken_line_names_the_line(sis, unit_of_work) -> None:
+    body = json.dumps(rows(1)[0]) + '\n{"sis_id": "SIS-9",\n'
+
+    response = sis.imports(body, as_lines=True)
+
+    assert is_problem(response, 400)["detail"] == "Line 2 is not JSON."
+    assert students_in_store(unit_of_work, "SIS-3000") == []
+
+
+def test_a_dry_run_checks_every_row_and_writes_nothing(sis, unit_of_work) -> None:
+    response = sis.imports(rows(5), dry_run=True)
+
+    assert response.get_json() == {"created": 5, "updated": 0, "dry_run": True}
+    assert students_in_store(unit_of_work, "SIS-3000") == []
+
+
+def test_rows_that_are_not_students_and_bodies_that_are_not_arrays_are_refused(sis) -> None:
+    duplicate = sis.imports([{"sis_id": "A"}, "a string", {"sis_id": "A", "surname": 1}])
+    not_an_array = sis.imports({"sis_id": "A"})
+    not_json = sis.client.post("/v1/imports/students", data="sis_id,birth_date\n",
+                               content_type="text/csv", headers=sis.headers)
+
+    problems = is_problem(duplicate, 422)["rows"]
+    assert {(p["row"], p["field"]) for p in problems} == {
+        (2, "*"), (3, "sis_id"), (3, "column 2")}
+    is_problem(not_an_array, 400)
+    is_problem(not_json, 415)
+
+
+# --- who may write ------------------------------------------------------------------------
+
+
+def test_the_custodian_of_records_writes_without_the_sis_scope(custodian) -> None:
+    assert custodian.enrols("SIS-2001", **MAYA).status_code == 201
+    assert custodian.adds_record("SIS-2001").status_code == 201
+
+
+def test_a_teacher_reads_but_does_not_write(teacher, sis) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    for response in (teacher.enrols("SIS-2001", **MAYA), teacher.imports(rows(1)),
+                     teacher.adds_record("SIS-2001"), teacher.lists_records("SIS-2001"),
+                     teacher.records_guardian("SIS-2001", parent={"subject": "p",
+                                              "display_name": "P"}, parent_type="natural",
+                                              legal_custody=True)):
+        is_problem(response, 403, "not-a-record-keeper")
+
+
+def test_the_write_scope_does_not_make_a_parent_a_record_keeper(
+        client, register, write_token_for, unit_of_work) -> None:
+    register(client_id_for(Cat.PARENT), Cat.PARENT)
+    parent = Requester(client, write_token_for(client_id_for(Cat.PARENT)))
+
+    is_problem(parent.enrols("SIS-2001", **MAYA), 403, "not-a-record-keeper")
+    assert students_in_store(unit_of_work, "SIS-2001") == []
+
+
+def test_an_unregistered_client_and_a_missing_token_are_refused(client, write_token_for) -> None:
+    stranger = Requester(client, write_token_for(client_id_for(Cat.THIRD_PARTY)))
+
+    is_problem(stranger.enrols("SIS-2001", **MAYA), 403, "unregistered-requester")
+    anonymous = client.put("/v1/students/SIS-2001", json={"grade_completed": "not read"})
+    assert is_problem(anonymous, 401)
+    assert "errors" not in anonymous.get_json()  # nothing about the body before the token
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def test_the_sis_adds_a_transcript_and_a_teacher_reads_it(sis, teacher) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    added = sis.adds_record("SIS-2001")
+
+    assert added.status_code == 201, added.get_json()
+    record = added.get_json()
+    assert record["category"] == "mandatory_permanent"
+    assert record["decision"]["decision"] == "permit"
+    assert record["decision"]["clause"] == "record_keeping"
+    assert added.headers["Location"].endswith(f"/v1/students/SIS-2001/records/{record['id']}")
+    read = teacher.reads("SIS-2001", record["id"], purpose="educational_interest",
+                         legitimate_educational_interest="teaches English 7")
+    assert read.status_code == 200, read.get_json()
+    assert json.loads(base64.b64decode(read.get_json()["content_base64"])) == TRANSCRIPT
+
+
+def test_an_addition_is_in_the_access_log_and_a_refused_one_is_not(sis, unit_of_work) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    sis.enrols("SIS-2003", birth_date="2006-08-14", grade_completed=12, status="graduated")
+
+    record_id = sis.adds_record("SIS-2001").get_json()["id"]
+    sis.adds_record("SIS-2003")  # refused: after graduation
+
+    with unit_of_work() as uow:
+        logged = {sis_id: uow.access_log.search(student_id=uow.students.by_sis_id(sis_id).id,
+                                                event=EventType.RECORD_ADDED)
+                  for sis_id in ("SIS-2001", "SIS-2003")}
+        (entry,) = uow.access_log.open(logged["SIS-2001"])
+    assert logged["SIS-2003"] == []
+    assert entry.logged.clause == "record_keeping" and entry.logged.decision == "permit"
+    assert entry.entry is not None
+    assert [r.id for r in entry.entry.records] == [record_id]
+    assert entry.entry.requester.category == "school_official"
+
+
+def test_the_record_directory_lists_metadata_only(sis, custodian) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    record_id = sis.adds_record("SIS-2001").get_json()["id"]
+
+    for keeper in (sis, custodian):
+        response = keeper.lists_records("SIS-2001")
+        assert response.status_code == 200
+        (listed,) = response.get_json()["records"]
+        assert listed["id"] == record_id
+        assert listed["record_type"] == "courses_and_marks"
+        assert listed["school_year_of_origin"] == 2025
+        assert listed["originated_on"] == "2026-01-30"
+        assert "content_base64" not in listed and "English" not in response.get_data(
+            as_text=True)
+
+
+def test_after_graduation_only_routine_updating_is_added(sis) -> None:
+    sis.enrols("SIS-2003", birth_date="2006-08-14", grade_completed=12, status="graduated")
+
+    refused = sis.adds_record("SIS-2003")
+    routine = sis.adds_record("SIS-2003", routine_update=True)
+
+    decision = is_problem(refused, 403, "access-refused")["decision"]
+    assert decision["decision"] == "deny"
+    assert "5 CCR 437" in decision["citations"]
+    assert routine.status_code == 201
+    assert routine.get_json()["decision"]["clause"] == "no_additions_after_departure"
+    assert len(sis.lists_records("SIS-2003").get_json()["records"]) == 1  # the routine one
+
+
+def test_an_sis_that_states_no_interest_is_refused_by_the_engine(sis) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    refused = sis.adds_record("SIS-2001", legitimate_educational_interest="")
+
+    assert is_problem(refused, 403, "access-refused")["decision"]["clause"] == "record_keeping"
+    assert sis.lists_records("SIS-2001").get_json()["records"] == []
+
+
+def test_an_anecdotal_record_must_be_dated_and_signed_by_its_originator(sis) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    unsigned = sis.adds_record("SIS-2001", record_type="behavioral_report",
+                               originated_on=None, signed_by_originator=False)
+
+    body = is_problem(unsigned, 422, "record-refused")
+    assert "5 CCR 431" in body["detail"]
+    assert set(body["errors"]["json"]) == {"originated_on", "signed_by_originator"}
+    assert sis.lists_records("SIS-2001").get_json()["records"] == []
+
+
+def test_a_record_with_bad_fields_is_422_naming_them(sis) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    response = sis.adds_record("SIS-2001", content_base64="not base64!", record_type="diary",
+                               school_year_of_origin=1800, media_type="json")
+
+    errors = is_problem(response, 422)["errors"]["json"]
+    assert {"content_base64", "record_type", "school_year_of_origin", "media_type"} <= set(
+        errors)
+
+
+def test_an_unknown_student_is_404_for_every_write(sis) -> None:
+    guardian = {"parent": {"subject": "p", "display_name": "P"}, "parent_type": "natural",
+                "legal_custody": True}
+    for response in (sis.adds_record("SIS-404"), sis.lists_records("SIS-404"),
+                     sis.records_guardian("SIS-404", **guardian)):
+        is_problem(response, 404)
+
+
+def test_when_the_write_cannot_be_committed_nothing_is_kept(sis, unit_of_work,
+                                                              monkeypatch) -> None:
+    def failing_commit(self) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk full"))
+    monkeypatch.setattr(UnitOfWork, "commit", failing_commit)
+
+    response = sis.imports(rows(3))
+
+    is_problem(response, 503, "not-written")
+    monkeypatch.undo()
+    assert students_in_store(unit_of_work, "SIS-3000") == []
+
+
+def test_a_record_whose_log_entry_cannot_be_written_is_not_kept(sis, monkeypatch) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    def failing_append(self, *args: Any, **kwargs: Any) -> None:
+        raise EntryError("cannot canonicalize")
+    monkeypatch.setattr(AccessLogRepository, "append", failing_append)
+    response = sis.adds_record("SIS-2001")
+    monkeypatch.undo()
+
+    is_problem(response, 503, "not-written")
+    assert sis.lists_records("SIS-2001").get_json()["records"] == []
+
+
+# --- parents and guardians -------------------------------------------------------------------
+
+
+def parent_of_maya(**changes: Any) -> dict[str, Any]:
+    return {"parent": {"subject": client_id_for(Cat.PARENT), "display_name": "Dana Johnson"},
+            "parent_type": "natural", "legal_custody": True, **changes}
+
+
+def test_a_parent_the_sis_names_reads_only_once_the_custodian_verified(
+        sis, custodian, parent) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    record_id = sis.adds_record("SIS-2001").get_json()["id"]
+
+    named = sis.records_guardian("SIS-2001", **parent_of_maya())
+    before = parent.reads("SIS-2001", record_id, purpose="review")
+    verified = custodian.records_guardian("SIS-2001", **parent_of_maya(verified=True))
+    after = parent.reads("SIS-2001", record_id, purpose="review")
+
+    assert named.status_code == 201
+    assert named.get_json()["verified"] is False
+    is_problem(before, 403, "no-verified-relationship")
+    assert verified.status_code == 200
+    assert verified.get_json()["verified"] is True
+    assert after.status_code == 200, after.get_json()
+
+
+def test_only_the_custodian_verifies_a_relationship(sis) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+
+    response = sis.records_guardian("SIS-2001", **parent_of_maya(verified=True))
+
+    is_problem(response, 403, "custodian-only")
+
+
+def test_a_court_restriction_applies_at_once_and_lifting_it_needs_the_custodian(
+        sis, custodian, parent, unit_of_work) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    record_id = sis.adds_record("SIS-2001").get_json()["id"]
+    sis.records_guardian("SIS-2001", **parent_of_maya())
+    custodian.records_guardian("SIS-2001", **parent_of_maya(verified=True))
+
+    restricted = sis.records_guardian("SIS-2001", **parent_of_maya(access_revoked_by_court=True))
+    refused = parent.reads("SIS-2001", record_id, purpose="review")
+    lifted = sis.records_guardian("SIS-2001", **parent_of_maya())
+
+    assert restricted.get_json()["verified"] is True  # narrowing keeps the verification
+    assert is_problem(refused, 403, "access-refused")["decision"]["decision"] == "deny"
+    assert lifted.get_json()["verified"] is False  # widening waits for the custodian
+    is_problem(parent.reads("SIS-2001", record_id, purpose="review"), 403,
+               "no-verified-relationship")
+
+
+def test_a_subject_registered_as_something_else_is_not_made_a_parent(sis, teacher) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    body = parent_of_maya()
+    body["parent"]["subject"] = client_id_for(Cat.SCHOOL_OFFICIAL)
+
+    is_problem(sis.records_guardian("SIS-2001", **body), 409, "relationship-conflict")
+
+
+def test_the_write_api_is_in_the_openapi_document(client) -> None:
+    paths = client.get("/openapi.json").get_json()["paths"]
+
+    assert {"/v1/students/{sis_id}", "/v1/imports/students", "/v1/students/{sis_id}/guardians",
+            "/v1/students/{sis_id}/records"} <= set(paths)
+    refused = paths["/v1/students/{sis_id}/records"]["post"]["responses"]["403"]
+    assert list(refused["content"]) == ["application/problem+json"]
+

@@ -1,0 +1,103 @@
+"""`records-gateway audit ...` on a committed database, and an auditor checking its
+output with nothing but `python -m audit.verify`, the exported files and the public key."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import text
+
+from audit.events import EventType, RecordRef, Requester
+from gateway.cli import main
+from gateway.store import migrate
+from gateway.store.crypto import KeyEncryptionKeys
+from gateway.store.db import make_engine, make_session_factory
+from gateway.store.uow import UnitOfWork
+
+T0 = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def gateway(empty_database_url: str, tmp_path: Path):
+    """Run the command against a migrated database with five entries."""
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine), KeyEncryptionKeys.generate("k")) as uow:
+            for minute in range(5):
+                uow.access_log.append(
+                    EventType.DISCLOSURE, at=T0 + timedelta(minutes=minute),
+                    student_id=uuid.uuid4(), requester=Requester("Ms. Reyes [1]", "school_official"),
+                    records=[RecordRef(str(uuid.uuid4()), "health")], request_id=f"r{minute}")
+            uow.commit()
+    finally:
+        engine.dispose()
+    env = {"DATABASE_URL": empty_database_url, "GATEWAY_DATA_DIR": str(tmp_path),
+           "GATEWAY_ENVIRONMENT": "test", "GATEWAY_AUDIT_ORIGIN": "example-usd/access-log"}
+
+    def run(*args: str, check: bool = True) -> Result:
+        # In-process, as `records-gateway audit ...` runs it (settings from the environment).
+        done = CliRunner().invoke(main, ["audit", *args], env=env)
+        if check:
+            assert done.exit_code == 0, done.output
+        return done
+    return run
+
+
+def audit_verify(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "audit.verify", *args], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_an_auditor_checks_the_export_a_proof_and_a_checkpoint_offline(
+        gateway, tmp_path: Path) -> None:
+    (tmp_path / "vkey.txt").write_text(gateway("public-key").stdout)
+    (tmp_path / "proof.json").write_text(gateway("prove", "2").stdout)
+    (tmp_path / "cp.txt").write_text(gateway("checkpoint").stdout)
+    (tmp_path / "entries.jsonl").write_text(gateway("export").stdout)
+
+    proof = audit_verify("--proof", str(tmp_path / "proof.json"),
+                         "--key", str(tmp_path / "vkey.txt"))
+    log = audit_verify(str(tmp_path / "entries.jsonl"), "--checkpoint",
+                       str(tmp_path / "cp.txt"), "--key", str(tmp_path / "vkey.txt"))
+
+    assert proof.returncode == 0, proof.stdout + proof.stderr
+    assert "entry 2 is in the log of example-usd/access-log at size 5" in proof.stdout
+    assert log.returncode == 0 and "ok: 5 entries" in log.stdout, log.stdout
+    assert json.loads((tmp_path / "proof.json").read_text())["tree_size"] == 5
+
+
+def test_verify_passes_then_names_the_entry_an_owner_deleted(
+        gateway, empty_database_url: str) -> None:
+    gateway("checkpoint")
+    assert "ok: 5 entries" in gateway("verify").stdout
+    assert "ok: 5 entries" in gateway("verify", "--from-checkpoint").stdout
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("ALTER TABLE access_log_entries DISABLE TRIGGER USER"))
+            else:
+                conn.execute(text("DROP TRIGGER access_log_entries_no_delete"))
+            conn.execute(text("DELETE FROM access_log_entries WHERE seq = 1"))
+    finally:
+        engine.dispose()
+
+    done = gateway("verify", check=False)
+
+    assert done.exit_code == 1
+    assert done.stdout.startswith("FAILED at seq 1: entry 1 is missing"), done.stdout
+
+
+def test_a_proof_of_an_entry_that_is_not_there_is_one_line(gateway) -> None:
+    done = gateway("prove", "99", check=False)
+
+    assert done.exit_code == 2
+    assert done.stderr == "records-gateway: audit: there is no entry 99\n"

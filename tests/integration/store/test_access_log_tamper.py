@@ -1,0 +1,193 @@
+"""Tampering with the stored log as its owner could, and `verify` naming the first bad entry.
+
+The owner of the tables can switch the triggers off (PostgreSQL: ALTER TABLE ... DISABLE
+TRIGGER; SQLite: DROP TRIGGER), so each test does that first, inside the test's
+rolled-back transaction, and then rewrites the log with plain SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+import rfc8785
+from sqlalchemy import Connection, text
+
+from audit.checkpoint import generate_key
+from audit.events import EventType, RecordRef, Requester
+from audit.merkle import leaf_hash
+from gateway.store.access_log import LogSigner
+from gateway.store.uow import UnitOfWork
+
+T0 = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
+ORIGIN = "records.example-usd.k12.ca.us/access-log"
+TABLES = ("access_log_entries", "access_log_nodes", "access_log_checkpoints",
+          "access_log_head")
+SIZE = 8
+
+
+@pytest.fixture
+def signer() -> LogSigner:
+    return LogSigner(ORIGIN, ORIGIN, generate_key())
+
+
+@pytest.fixture
+def log(unit_of_work: Callable[[], UnitOfWork], signer: LogSigner) -> list[bytes]:
+    """Eight entries about two students, the last checkpoint at 8; their leaves."""
+    students = [uuid.uuid4(), uuid.uuid4()]
+    with unit_of_work() as uow:
+        for seq in range(SIZE):
+            uow.access_log.append(
+                EventType.DISCLOSURE, at=T0 + timedelta(minutes=seq),
+                student_id=students[seq % 2],
+                requester=Requester(f"Ms. Reyes [{uuid.UUID(int=1)}]", "school_official"),
+                records=[RecordRef(str(uuid.uuid4()), "health")], action="access",
+                purpose="educational_interest", decision=None, request_id=f"req-{seq}",
+                outcome="disclosed")
+            if seq == 3:
+                uow.access_log.checkpoint(signer, T0)
+        uow.access_log.checkpoint(signer, T0)
+        uow.commit()
+    with unit_of_work() as uow:
+        return [line.rstrip(b"\n") for line in uow.access_log.export_lines()]
+
+
+@pytest.fixture
+def owner(connection: Connection) -> Callable[[str, dict[str, object] | None], None]:
+    """Run SQL as the tables' owner, with the append-only triggers out of the way."""
+    if connection.dialect.name == "postgresql":
+        for table in TABLES:
+            connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+    else:
+        names = connection.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name LIKE 'access_log_%'")).scalars().all()
+        for name in names:
+            connection.execute(text(f"DROP TRIGGER {name}"))
+
+    def run(statement: str, params: dict[str, object] | None = None) -> None:
+        connection.execute(text(statement), params or {})
+    return run
+
+
+def verify(unit_of_work: Callable[[], UnitOfWork], signer: LogSigner, **options: object):
+    with unit_of_work() as uow:
+        return uow.access_log.verify(signer.verifier_key, **options)
+
+
+def edited(leaf: bytes, **changes: object) -> bytes:
+    obj = orjson.loads(leaf)
+    obj.update(changes)
+    return rfc8785.dumps(obj)
+
+
+def test_an_untouched_log_verifies(log, unit_of_work, signer) -> None:
+    report = verify(unit_of_work, signer)
+    assert report.ok, report.summary()
+    assert report.size == SIZE and report.checkpoint.size == SIZE
+    assert verify(unit_of_work, signer, from_checkpoint=True).ok
+
+
+def test_a_changed_entry_is_named(log, unit_of_work, signer, owner) -> None:
+    owner("UPDATE access_log_entries SET leaf = :leaf WHERE seq = 3",
+          {"leaf": edited(log[3], outcome="withheld")})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 3, report.summary()
+    assert "changed" in report.problem
+
+
+def test_a_deleted_entry_is_named(log, unit_of_work, signer, owner) -> None:
+    owner("DELETE FROM access_log_entries WHERE seq = 5")
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 5, report.summary()
+    assert "missing" in report.problem
+
+
+def test_reordered_entries_are_named(log, unit_of_work, signer, owner) -> None:
+    owner("UPDATE access_log_entries SET leaf = :leaf WHERE seq = 2", {"leaf": log[4]})
+    owner("UPDATE access_log_entries SET leaf = :leaf WHERE seq = 4", {"leaf": log[2]})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 2, report.summary()
+
+
+def test_an_inserted_entry_is_named(log, unit_of_work, signer, owner) -> None:
+    # Make room at seq 6 and slip in a forged entry that links to entry 5.
+    for seq in range(SIZE - 1, 5, -1):
+        owner("UPDATE access_log_entries SET seq = :new WHERE seq = :old",
+              {"new": seq + 1, "old": seq})
+    prev = base64.b64encode(leaf_hash(log[5])).decode()
+    forged = edited(log[6], prev_hash=prev, request_id="req-forged")
+    owner("INSERT INTO access_log_entries (seq, leaf, time, event, requester_category, "
+          "decision, clause, student_id, request_id) SELECT 6, :leaf, time, event, "
+          "requester_category, decision, clause, student_id, 'req-forged' "
+          "FROM access_log_entries WHERE seq = 7", {"leaf": forged})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 6, report.summary()
+    assert "inserted" in report.problem
+
+
+def test_a_truncated_log_is_caught_against_its_checkpoint(log, unit_of_work, signer,
+                                                          owner) -> None:
+    owner("DELETE FROM access_log_entries WHERE seq >= 6")
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 6, report.summary()
+    assert "truncated" in report.problem
+
+
+def test_truncation_with_the_checkpoints_gone_is_caught_by_one_kept_elsewhere(
+        log, unit_of_work, signer, owner) -> None:
+    with unit_of_work() as uow:
+        kept = uow.access_log.latest_checkpoint().note  # e.g. by an auditor or a witness
+    owner("DELETE FROM access_log_entries WHERE seq >= 6")
+    owner("DELETE FROM access_log_checkpoints")
+    owner("DELETE FROM access_log_nodes WHERE 1 = 1")
+
+    report = verify(unit_of_work, signer, checkpoint_note=kept)
+
+    assert not report.ok and report.first_bad_seq == 6, report.summary()
+    assert "truncated" in report.problem
+
+
+def test_a_changed_search_column_is_named(log, unit_of_work, signer, owner) -> None:
+    owner("UPDATE access_log_entries SET requester_category = 'custodian' WHERE seq = 4")
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 4, report.summary()
+    assert "requester_category" in report.problem
+
+
+def test_a_forged_checkpoint_is_refused(log, unit_of_work, signer, owner) -> None:
+    with unit_of_work() as uow:
+        note = uow.access_log.latest_checkpoint().note
+    owner("UPDATE access_log_checkpoints SET note = :note WHERE size = 8",
+          {"note": note.replace("\n8\n", "\n9\n")})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and "does not verify" in report.problem
+
+
+def test_verify_from_the_checkpoint_finds_tampering_after_it(log, unit_of_work, signer,
+                                                             owner) -> None:
+    owner("DELETE FROM access_log_checkpoints WHERE size = 8")
+    owner("UPDATE access_log_entries SET leaf = :leaf WHERE seq = 6",
+          {"leaf": edited(log[6], outcome="withheld")})
+
+    report = verify(unit_of_work, signer, from_checkpoint=True)
+
+    assert not report.ok and report.first_bad_seq == 6, report.summary()
