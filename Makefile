@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 
 .PHONY: run test bench clean
 # bench/http_reads.py: the worker classes compared side by side; the goal is judged on sync.
@@ -12,9 +13,11 @@ $(STAMP): pyproject.toml tests/browser/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	# Browser tests: Debian's Chromium (no browser download) and axe-core from npm.
-	command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	# Debian's Chromium for the browser tests (no browser download) and DejaVu fonts for
+	# the PDF copies; axe-core from npm.
+	{ command -v chromium >/dev/null && test -f $(DEJAVU); } || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium fonts-dejavu-core; }
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

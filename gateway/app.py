@@ -14,6 +14,7 @@ from gateway import api, logs, portal
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.pack import load_pack
+from gateway.records_requests.config import load_requests_config
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from gateway.store.crypto import KeyEncryptionKeys
@@ -36,6 +37,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
         keys=key_encryption_keys(settings),
         tokens=(AccessTokenValidator(settings.oidc_issuer, settings.oidc_audience)
                 if settings.oidc_issuer else None),
+        requests_config=load_requests_config(settings.requests_config_file),
     )
     logs.init_app(app)
     api.init_app(app)

@@ -347,10 +347,12 @@ def _print_portal(port: int) -> None:
     click.echo(f"""Parent portal and custodian's console, in a browser (English or Spanish):
 
   {site}/            Sign in; at the provider's page type a login, any password.
-    parent.johnson     a parent: SIS-1001 (under 18) and SIS-1003 (rights passed at 18)
+    parent.johnson     a parent: SIS-1001 (under 18) and SIS-1003 (rights passed at 18);
+                       asks for copies at {site}/students, downloads them at {site}/requests
     parent.okafor      a parent without legal custody of SIS-1001
     parent.rivera      a parent the custodian has not verified yet
-    custodian.garcia   the custodian of records: {site}/console/ verifies parent.rivera
+    custodian.garcia   the custodian of records: {site}/console/ verifies parent.rivera,
+                       {site}/console/requests fulfils or denies requests for records
   {site}/notice      the annual notice of rights (Ed Code 49063)
 """)
     if port != DEMO_PORTAL_PORT:

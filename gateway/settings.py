@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.records_requests.config import RequestsConfigError, load_requests_config
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPOSITORY / "config"
 ENVIRONMENTS = ("development", "test", "production")
@@ -50,6 +52,10 @@ class Settings:
     oidc_client_secret: str | None = None
     # Session cookies carry Secure behind TLS; unset: only in production.
     session_cookie_secure: bool | None = None
+    # The district's calendar of closures and its charge for copies (Ed Code 49065, 49069).
+    requests_config_file: Path = DEFAULT_CONFIG_DIR / "records-requests.toml"
+    # The district's name, as copies of records and notices carry it.
+    district_name: str = "Example Unified School District"
 
     def __repr__(self) -> str:  # keys and secrets never reach a log line
         shown = {f.name: getattr(self, f.name) for f in fields(self)
@@ -86,8 +92,11 @@ _ENV = {
     "GATEWAY_OIDC_CLIENT_ID": "oidc_client_id",
     "GATEWAY_OIDC_CLIENT_SECRET": "oidc_client_secret",
     "GATEWAY_SESSION_COOKIE_SECURE": "session_cookie_secure",
+    "GATEWAY_DISTRICT_NAME": "district_name",
+    "GATEWAY_RECORDS_REQUESTS_CONFIG": "requests_config_file",
 }
-_PATHS = {"policy_pack", "config_dir", "key_file", "data_dir", "audit_signing_key_file"}
+_PATHS = {"policy_pack", "requests_config_file", "config_dir", "key_file", "data_dir",
+          "audit_signing_key_file"}
 _BOOLS = {"session_cookie_secure": "GATEWAY_SESSION_COOKIE_SECURE"}
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -157,6 +166,12 @@ def check(s: Settings) -> None:
         raise bad("GATEWAY_POLICY_PACK", f"{s.policy_pack} is not a file")
     if s.key_file is not None and s.kek is not None:
         raise bad("GATEWAY_KEK", "give the key-encryption key as a file or a value, not both")
+    try:  # the district's calendar and copy charges: refused here, not at a first request
+        load_requests_config(s.requests_config_file)
+    except RequestsConfigError as exc:
+        raise SettingsError(str(exc)) from None
+    if not s.district_name.strip() or any(c < " " for c in s.district_name):
+        raise bad("GATEWAY_DISTRICT_NAME", "must be the district's name on one line")
     if not s.audit_origin.strip() or any(c < " " for c in s.audit_origin):
         raise bad("GATEWAY_AUDIT_ORIGIN", "one line naming the log, e.g. "
                   "records.example-usd.k12.ca.us/access-log")

@@ -10,7 +10,16 @@ from datetime import date
 
 from gateway.policy import rules
 from gateway.policy.decision import Decision, Outcome
-from gateway.policy.facts import AccessQuestion, Action, RecordType
+from gateway.policy.facts import (
+    AccessQuestion,
+    Action,
+    Consent,
+    Evidence,
+    RecordType,
+    Requester,
+    RequesterCategory,
+    Student,
+)
 from gateway.policy.pack import PolicyPack
 from gateway.policy.rules import Situation
 
@@ -29,6 +38,25 @@ class PolicyEngine:
 
     def decide(self, question: AccessQuestion, today: date) -> Decision:
         return decide(question, today, self.pack)
+
+    def consent_refusal(self, student: Student, consent: Consent, record_type: RecordType,
+                        today: date) -> str | None:
+        """Why this written consent, given today, could not support a disclosure of
+        ``record_type`` to its recipient (unsigned, undated, given by someone who may not
+        consent for this student, not covering the record...), or None if it could.
+
+        The same test the ``written_consent`` clause applies when the recipient asks, so a
+        consent the portal accepts is one the engine will honour.
+        """
+        question = AccessQuestion(
+            requester=Requester(category=RequesterCategory.THIRD_PARTY), student=student,
+            action=Action.ACCESS, record_type=record_type, purpose=consent.purpose,
+            evidence=Evidence(consent=consent))
+        situation = Situation(
+            question=question, requester=question.requester, record_type=record_type,
+            student=student, purpose=" ".join(consent.purpose.lower().split()), today=today,
+            pack=self.pack, age=student.age_on(today))
+        return rules.consent_problem(situation, consent, check_purpose=False)
 
 
 def decide(question: AccessQuestion, today: date, pack: PolicyPack) -> Decision:

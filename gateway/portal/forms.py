@@ -4,10 +4,12 @@ templates write their inputs out by hand, so that every id on a page stays uniqu
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField
-from wtforms.validators import AnyOf, InputRequired
+from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import UUID, AnyOf, InputRequired, Length, Optional
 
+from gateway.policy.facts import RecordType
 from gateway.portal.i18n import LANGUAGES
+from gateway.records_requests.fees import RequestKind
 
 
 class LanguageForm(FlaskForm):
@@ -19,3 +21,30 @@ class VerifyForm(FlaskForm):
 
     legal_custody = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
     access_revoked_by_court = BooleanField()
+
+
+class RecordsRequestForm(FlaskForm):
+    """A parent's request to inspect or copy records (Ed Code 49069)."""
+
+    kind = HiddenField(validators=[InputRequired(), AnyOf([k.value for k in RequestKind])])
+    note = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+class FulfilForm(FlaskForm):
+    note = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+class DenyForm(FlaskForm):
+    reason = TextAreaField(validators=[InputRequired(), Length(min=3, max=2000)])
+
+
+class ConsentForm(FlaskForm):
+    """A written consent to release records to a named party (34 CFR 99.30)."""
+
+    student = HiddenField(validators=[InputRequired(), Length(max=64)])
+    recipient = HiddenField(validators=[InputRequired(), UUID()])
+    purpose = TextAreaField(validators=[InputRequired(), Length(min=3, max=1000)])
+    records = SelectMultipleField(choices=[t.value for t in RecordType],
+                                  validate_choice=True)
+    signature = StringField(validators=[InputRequired(), Length(max=200)])
+    i_sign = BooleanField(validators=[InputRequired()])

@@ -18,8 +18,22 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway.portal.security import add_page_headers
-from gateway.services.access import Caller, UnregisteredRequester
+from gateway.services.access import (
+    Caller,
+    DisclosureNotRecorded,
+    NoVerifiedRelationship,
+    UnknownStudentOrRecord,
+    UnregisteredRequester,
+)
+from gateway.services.consents import ConsentRefused, UnknownConsent, UnknownRecipient
+from gateway.services.copies_pdf import CopiesUnavailable
 from gateway.services.portal import AlreadyVerified, NotACustodian, UnknownGuardianship
+from gateway.services.records_requests import (
+    NoCopiesToDownload,
+    RequestAlreadyDecided,
+    RequestRefused,
+    UnknownRequest,
+)
 
 log = structlog.get_logger("gateway.portal")
 PERSON_KEY = "person"
@@ -89,6 +103,50 @@ def _register_error_pages(bp: Blueprint) -> None:
     def already(_exc: AlreadyVerified):
         return error_page(409, _("Already verified"), _(
             "Another custodian has verified this relationship already; nothing was changed."))
+
+    @bp.errorhandler(NoVerifiedRelationship)
+    def no_relationship(_exc: NoVerifiedRelationship):
+        return error_page(403, _("Your relationship is not verified"), _(
+            "The custodian of records has not verified your relationship to this student, "
+            "so nothing can be asked or shown yet."))
+
+    @bp.errorhandler(RequestRefused)
+    def refused(exc: RequestRefused):
+        return error_page(403, _("The records cannot be given to you"), _(
+            "Under the district's rules the records cannot be given to you: %(reason)s "
+            "(%(basis)s)", reason=exc.decision.reason,
+            basis="; ".join(exc.decision.citations)))
+
+    @bp.errorhandler(ConsentRefused)
+    def consent_refused(exc: ConsentRefused):
+        return error_page(403, _("This consent cannot be given"), _(
+            "The consent was not recorded: %(reason)s.", reason=exc.reason))
+
+    @bp.errorhandler(UnknownStudentOrRecord)
+    @bp.errorhandler(UnknownRequest)
+    @bp.errorhandler(UnknownConsent)
+    @bp.errorhandler(UnknownRecipient)
+    def no_such(_exc: Exception):
+        return error_page(404, _("Not found"), _(
+            "There is no such student, request, consent or recipient."))
+
+    @bp.errorhandler(RequestAlreadyDecided)
+    def decided(_exc: RequestAlreadyDecided):
+        return error_page(409, _("Already answered"), _(
+            "This request was fulfilled or denied already; nothing was changed."))
+
+    @bp.errorhandler(NoCopiesToDownload)
+    def not_ready(_exc: NoCopiesToDownload):
+        return error_page(409, _("No copies to download"), _(
+            "These copies are not ready: the custodian of records has not fulfilled the "
+            "request, or it was a request to inspect the records in person."))
+
+    @bp.errorhandler(DisclosureNotRecorded)
+    @bp.errorhandler(CopiesUnavailable)
+    def not_recorded(_exc: Exception):
+        log.warning("copies_unavailable")
+        return error_page(503, _("Please try again"), _(
+            "The copies could not be made and recorded right now, so nothing was given out."))
 
     @bp.errorhandler(OperationalError)
     def database_down(_exc: OperationalError):

@@ -17,9 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
+from gateway.records_requests.config import RequestsConfig
 from gateway.services.access import RecordAccessService
+from gateway.services.consents import ConsentService
 from gateway.services.enrolment import EnrolmentService
 from gateway.services.portal import PortalService
+from gateway.services.records_requests import RecordsRequestService
 from gateway.services.retention import RetentionService  # issue 5
 from gateway.settings import Settings
 from gateway.store.crypto import KeyEncryptionKeys
@@ -38,6 +41,7 @@ class Services:
     sessions: sessionmaker[Session]
     keys: KeyEncryptionKeys = field(repr=False)
     tokens: AccessTokenValidator | None
+    requests_config: RequestsConfig  # the district's calendar and copy charges
     clock: Callable[[], datetime] = utc_now
 
     def today(self) -> date:
@@ -56,6 +60,18 @@ class Services:
     @property
     def portal(self) -> PortalService:
         return PortalService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
+
+    # --- a parent's written consents (34 CFR 99.30; Ed Code 49075) ---
+    @property
+    def consents(self) -> ConsentService:
+        return ConsentService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
+
+    # --- requests to inspect or copy records (Ed Code 49065, 49069) ---
+    @property
+    def records_requests(self) -> RecordsRequestService:
+        return RecordsRequestService(self.unit_of_work, self.policy, self.requests_config,
+                                     self.clock, self.settings.zone,
+                                     self.settings.district_name)
 
     # --- the SIS write API (gateway.api.sis) ---
     @property

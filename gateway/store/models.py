@@ -719,3 +719,55 @@ class RetentionLock(Base):
     pid: Mapped[int]
     acquired_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+
+
+# --- Requests to inspect or copy records (Ed Code 49065, 49069) --------------------
+
+from gateway.records_requests.fees import RequestKind  # noqa: E402  (the requests' vocabulary)
+
+
+class RequestStatus(enum.StrEnum):
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    DENIED = "denied"
+
+
+class RecordsRequest(Base):
+    """A parent's or adult student's request to inspect, review or copy records.
+
+    ``due_on`` is five business days after the request (Ed Code 49069). The custodian
+    fulfils or denies it; who and when stay on the row. Copies are made from the stored
+    records when they are downloaded, so nothing here holds a record's content.
+    """
+
+    __tablename__ = "records_requests"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(status = 'open' AND decided_at IS NULL AND decided_by_id IS NULL) OR "
+            "(status <> 'open' AND decided_at IS NOT NULL AND decided_by_id IS NOT NULL)",
+            name="decided_at_and_by"),
+        sa.CheckConstraint("status <> 'denied' OR denial_reason <> ''",
+                           name="denial_has_a_reason"),
+        sa.CheckConstraint("fee_cents IS NULL OR fee_cents >= 0", name="fee_not_negative"),
+        sa.Index("ix_records_requests_status_due_on", "status", "due_on"),
+    )
+
+    id: Mapped[uuid_pk]
+    student_id: Mapped[uuid.UUID] = _fk("students.id")
+    requester_id: Mapped[uuid.UUID] = _fk("requesters.id")
+    kind: Mapped[RequestKind] = _enum_column(RequestKind, "request_kind")
+    note: Mapped[long_text]  # what the requester wrote: which records, when they can come
+    requested_at: Mapped[datetime] = mapped_column(default=utc_now)
+    due_on: Mapped[date]
+    status: Mapped[RequestStatus] = _enum_column(RequestStatus, "request_status")
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[uuid.UUID | None] = _fk("requesters.id", nullable=True, index=False)
+    denial_reason: Mapped[long_text]
+    custodian_note: Mapped[long_text]  # e.g. when and where to inspect the records
+    # The records the copies are made of, fixed when the custodian fulfils the request,
+    # so that the copies downloaded are the ones the fee was set for.
+    record_ids: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    pages: Mapped[int | None]
+    fee_cents: Mapped[int | None]
+    fee_basis: Mapped[long_text]
+    hold_id: Mapped[uuid.UUID | None] = _fk("retention_holds.id", nullable=True, index=False)

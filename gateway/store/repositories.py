@@ -46,6 +46,9 @@ ANECDOTAL_OR_ASSESSMENT_TYPES = frozenset({
     RecordType.COUNSELOR_TEACHER_RATING,
     RecordType.BEHAVIORAL_REPORT,
 })
+# Who a consent is never addressed to: the family itself and the custodian's office.
+NOT_CONSENT_RECIPIENTS = (RequesterCategory.PARENT, RequesterCategory.STUDENT,
+                          RequesterCategory.CUSTODIAN)
 _IN_CHUNK = 500  # values per IN (...): well under SQLite's bound-parameter limit
 
 M = TypeVar("M", bound=Base)
@@ -155,6 +158,14 @@ class RequesterRepository(_Repository):
     def add(self, requester: Requester) -> Requester:
         return self._add(requester)
 
+    def organizations(self, limit: int = 500) -> list[Requester]:
+        """Registered parties outside the family and the custodian's office, by name: the
+        recipients a parent may name in a consent."""
+        return list(self.session.scalars(
+            select(Requester).where(Requester.active,
+                                    Requester.category.not_in(NOT_CONSENT_RECIPIENTS))
+            .order_by(Requester.display_name, Requester.id).limit(limit)))
+
 
 class GuardianshipRepository(_Repository):
     def add(self, guardianship: Guardianship) -> Guardianship:
@@ -260,6 +271,16 @@ class ConsentRepository(_Repository):
         return [consent for consent in self.for_recipient(student_id, recipient_id, at=at)
                 if consent.signed and consent.signed_on is not None
                 and consent.signed_on <= today and consent.covers(record_type)]
+
+    # For the portal: the consents a parent gave, and one of them.
+    def given_by(self, giver_id: uuid.UUID, limit: int = 200) -> list[tuple[Consent, Student]]:
+        return [(c, s) for c, s in self.session.execute(
+            select(Consent, Student).join(Student, Consent.student_id == Student.id)
+            .where(Consent.given_by_id == giver_id)
+            .order_by(Consent.created_at.desc(), Consent.id).limit(limit))]
+
+    def get(self, consent_id: uuid.UUID) -> Consent:
+        return self._get(Consent, consent_id)
 
     def revoke(self, consent_id: uuid.UUID, at: datetime | None = None) -> Consent:
         consent = self._get(Consent, consent_id)

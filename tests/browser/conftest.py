@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 from gateway import create_app
 from gateway.demo import seed
 from gateway.identity.devidp import DevProvider, DevProviderError, start_dev_provider
-from gateway.policy.facts import ParentType, RequesterCategory
+from gateway.policy.facts import ParentType, RecordType, RequesterCategory
 from gateway.settings import load_settings
 from gateway.store import migrate
 from gateway.store.models import Guardianship, Requester, Student
@@ -99,7 +99,7 @@ class Portal:
         return self.app.extensions["gateway"].unit_of_work()
 
     def register_parent(self, name: str, sis_id: str, *, verified: bool,
-                        **facts: Any) -> tuple[str, uuid.UUID]:
+                        legal_custody: bool = True, **facts: Any) -> tuple[str, uuid.UUID]:
         """A new parent (login = the returned subject) claiming a new student."""
         subject = f"parent-{uuid.uuid4().hex[:10]}"
         with self.unit_of_work() as uow:
@@ -111,10 +111,18 @@ class Portal:
                 Student(sis_id=sis_id, **facts))
             claim = uow.guardianships.add(Guardianship(
                 parent_id=parent.id, student_id=student.id, parent_type=ParentType.NATURAL,
-                **({"verified_by_id": custodian.id,
+                legal_custody=legal_custody, **({"verified_by_id": custodian.id,
                     "verified_at": parent.created_at} if verified else {})))
             uow.commit()
         return subject, claim.id
+
+    def file_record(self, sis_id: str, record_type: RecordType, text: str) -> None:
+        with self.unit_of_work() as uow:
+            student = uow.students.by_sis_id(sis_id)
+            uow.records.add(student_id=student.id, record_type=record_type,
+                            content=text.encode(), media_type="text/plain",
+                            school_year_of_origin=2025, originator="Registrar")
+            uow.commit()
 
     def verified(self, guardianship_id: uuid.UUID) -> bool:
         with self.unit_of_work() as uow:
