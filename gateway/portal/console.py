@@ -1,4 +1,5 @@
-"""The custodian of records' console: parents awaiting verification, and verifying one."""
+"""The custodian of records' console: parents awaiting verification and verifying one;
+the duties decisions brought, and marking one done."""
 
 from __future__ import annotations
 
@@ -35,3 +36,20 @@ def verify(guardianship_id):
     flash(_("Verified: %(parent)s, parent of student %(sis_id)s.",
             parent=verified.parent_name, sis_id=verified.sis_id))
     return redirect(url_for("console.queue"))
+
+
+@bp.get("/duties")
+@login_required
+def duties():
+    caller = signed_in()
+    portal = find().portal
+    return render_template("portal/console_duties.html", account=portal.account(caller),
+                           duties=portal.duties(caller))
+
+
+@bp.post("/duties/<uuid:task_id>/done")
+@login_required
+def duty_done(task_id):  # the form's CSRF token is checked before any portal POST
+    find().portal.mark_done(signed_in(), task_id)
+    flash(_("Marked done."))
+    return redirect(url_for("console.duties"))

@@ -27,7 +27,12 @@ from gateway.services.access import (
 )
 from gateway.services.consents import ConsentRefused, UnknownConsent, UnknownRecipient
 from gateway.services.copies_pdf import CopiesUnavailable
-from gateway.services.portal import AlreadyVerified, NotACustodian, UnknownGuardianship
+from gateway.services.portal import (
+    AlreadyVerified,
+    NotACustodian,
+    UnknownDuty,
+    UnknownGuardianship,
+)
 from gateway.services.records_requests import (
     NoCopiesToDownload,
     RequestAlreadyDecided,
@@ -125,10 +130,11 @@ def _register_error_pages(bp: Blueprint) -> None:
     @bp.errorhandler(UnknownStudentOrRecord)
     @bp.errorhandler(UnknownRequest)
     @bp.errorhandler(UnknownConsent)
+    @bp.errorhandler(UnknownDuty)
     @bp.errorhandler(UnknownRecipient)
     def no_such(_exc: Exception):
         return error_page(404, _("Not found"), _(
-            "There is no such student, request, consent or recipient."))
+            "There is no such student, request, consent, recipient or duty."))
 
     @bp.errorhandler(RequestAlreadyDecided)
     def decided(_exc: RequestAlreadyDecided):

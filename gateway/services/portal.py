@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from gateway.policy.decision import Decision, Outcome
+from gateway.policy.decision import Decision, Obligation, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import (
     AccessQuestion,
@@ -203,6 +203,53 @@ class PortalService:
         log.info("guardianship_verified", guardianship_id=str(guardianship_id),
                  verified_by=str(custodian.id))
         return verified
+
+    def duties(self, caller: Caller) -> list[Duty]:
+        """The obligations decisions brought (notices before a subpoenaed disclosure,
+        24-hour notices, ...) that nobody has marked done, soonest due first."""
+        now = self._clock()
+        with self._uow() as uow:
+            _custodian(uow, caller)
+            return [Duty(task_id=t.id, sis_id=s.sis_id, obligation=t.obligation,
+                         description=_describe(t.obligation), due_by=t.due_by,
+                         overdue=t.due_by < now)
+                    for t, s in uow.obligations.open_with_students()]
+
+    def mark_done(self, caller: Caller, task_id: uuid.UUID) -> None:
+        """The custodian did it; who and when are kept on the task."""
+        now = self._clock()
+        with self._uow() as uow:
+            custodian = _custodian(uow, caller)
+            try:
+                uow.obligations.get(task_id)
+            except NotFound:
+                raise UnknownDuty("no such duty") from None
+            uow.obligations.complete(task_id, custodian.id, at=now)
+            uow.commit()
+        log.info("duty_done", task=str(task_id), done_by=str(custodian.id))
+
+
+def _describe(obligation: str) -> str:
+    try:
+        return Obligation(obligation).description
+    except ValueError:  # a duty a newer engine knows: show it as stored
+        return obligation
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    """Something a decision obliged the district to do (a notice, a record), not yet done."""
+
+    task_id: uuid.UUID
+    sis_id: str
+    obligation: str  # a gateway.policy.decision.Obligation value
+    description: str  # the engine's words, with the law
+    due_by: datetime
+    overdue: bool
+
+
+class UnknownDuty(AccessError):
+    """No such duty."""
 
 
 def _custodian(uow: UnitOfWork, caller: Caller):

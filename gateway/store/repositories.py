@@ -438,6 +438,16 @@ class ObligationRepository(_Repository):
         return list(self.session.scalars(stmt.order_by(ObligationTask.due_by,
                                                        ObligationTask.id)))
 
+    def open_with_students(self, limit: int = 500) -> list[tuple[ObligationTask, Student]]:
+        """For the custodian's console: tasks not done, soonest due first."""
+        return [(t, s) for t, s in self.session.execute(
+            select(ObligationTask, Student).join(Student, ObligationTask.student_id == Student.id)
+            .where(ObligationTask.done_at.is_(None))
+            .order_by(ObligationTask.due_by, ObligationTask.id).limit(limit))]
+
+    def get(self, task_id: uuid.UUID) -> ObligationTask:
+        return self._get(ObligationTask, task_id)
+
     def complete(self, task_id: uuid.UUID, done_by: uuid.UUID,
                  at: datetime | None = None) -> ObligationTask:
         task = self._get(ObligationTask, task_id)

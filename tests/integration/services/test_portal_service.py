@@ -194,3 +194,33 @@ def test_verifying_an_unknown_relationship_is_refused(portal, custodian) -> None
     with pytest.raises(UnknownGuardianship):
         portal.verify(custodian[1], uuid.uuid4(), legal_custody=True,
                       access_revoked_by_court=False)
+
+
+def test_the_custodian_sees_duties_soonest_first_and_marks_one_done(
+        portal, register, enrol, custodian, unit_of_work, clock) -> None:
+    from datetime import timedelta
+
+    from gateway.policy.decision import Obligation
+    from gateway.store.models import ObligationTask
+
+    student = enrol(sis_id="SIS-DUTY")
+    with unit_of_work() as uow:
+        for obligation, due in ((Obligation.NOTIFY_PARENT_WITHIN_24_HOURS, timedelta(hours=24)),
+                                (Obligation.RECORD_EMERGENCY_BASIS, -timedelta(hours=1))):
+            uow.obligations.add(ObligationTask(
+                student_id=student.id, obligation=obligation.value, due_by=NOON + due,
+                created_from_request_id="r"))
+        uow.commit()
+
+    first, second = portal.duties(custodian[1])
+    assert (first.obligation, first.overdue) == ("record_emergency_basis", True)
+    assert "24 hours" in second.description and not second.overdue
+    with pytest.raises(NotACustodian):
+        portal.duties(register(Cat.PARENT)[1])
+
+    portal.mark_done(custodian[1], first.task_id)
+
+    assert [d.task_id for d in portal.duties(custodian[1])] == [second.task_id]
+    with unit_of_work() as uow:
+        done = uow.obligations.get(first.task_id)
+    assert done.done_by_id == custodian[0].id and done.done_at == NOON

@@ -1,0 +1,37 @@
+"""The custodian's duties page in Chromium: a notice a disclosure brought, marked done."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from playwright.sync_api import expect
+
+from gateway.policy.decision import Obligation
+from gateway.store.models import ObligationTask, Student
+from tests.browser.conftest import assert_accessible, screenshot, sign_in
+
+pytestmark = [pytest.mark.idp, pytest.mark.browser]
+
+
+def test_the_custodian_marks_a_24_hour_notice_done(portal, new_page, axe_source) -> None:
+    sis_id = f"SIS-D{portal.backend[:2].upper()}1"
+    with portal.unit_of_work() as uow:
+        student = uow.students.add(Student(sis_id=sis_id, birth_date=datetime.date(2012, 1, 1)))
+        uow.obligations.add(ObligationTask(
+            student_id=student.id, obligation=Obligation.NOTIFY_PARENT_WITHIN_24_HOURS.value,
+            due_by=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=20),
+            created_from_request_id="browser-test"))
+        uow.commit()
+
+    page = new_page("en-US")
+    sign_in(page, portal, "custodian.garcia", path="/console/duties")
+    card = page.locator(".card", has_text=sis_id)
+    expect(card).to_contain_text("within 24 hours")
+    assert_accessible(page, axe_source)
+    screenshot(page, portal, "console-duties-en")
+
+    card.get_by_role("button", name=f"Mark done: student {sis_id}").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Marked done.")
+    expect(page.locator(".card", has_text=sis_id)).to_have_count(0)
