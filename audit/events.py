@@ -49,6 +49,7 @@ class EventType(enum.StrEnum):
     ACCESS_LOG_VIEW = "access_log_view"
     CONSENT_GIVEN = "consent_given"
     CONSENT_REVOKED = "consent_revoked"
+    DIRECTORY_RESTRICTION = "directory_restriction"  # set or lifted (Ed Code 49073)
     CHALLENGE = "challenge"
     RECORD_ADDED = "record_added"
     DESTRUCTION_CERTIFICATE = "destruction_certificate"

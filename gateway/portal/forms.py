@@ -9,6 +9,7 @@ from wtforms.validators import UUID, AnyOf, InputRequired, Length, Optional
 
 from gateway.policy.facts import RecordType
 from gateway.portal.i18n import LANGUAGES
+from gateway.records_requests.challenges import ChallengeGround
 from gateway.records_requests.fees import RequestKind
 
 
@@ -48,3 +49,24 @@ class ConsentForm(FlaskForm):
                                   validate_choice=True)
     signature = StringField(validators=[InputRequired(), Length(max=200)])
     i_sign = BooleanField(validators=[InputRequired()])
+
+
+class ChallengeForm(FlaskForm):
+    """Ed Code 49070(a): the grounds, and the parent's statement."""
+
+    grounds = SelectMultipleField(choices=[g.value for g in ChallengeGround],
+                                  validate_choice=True, validators=[InputRequired()])
+    statement = TextAreaField(validators=[InputRequired(), Length(min=3, max=4000)])
+
+
+class WrittenResponseForm(FlaskForm):
+    response = TextAreaField(validators=[InputRequired(), Length(min=3, max=4000)])
+
+
+class DirectoryForm(FlaskForm):
+    restricted = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
+
+
+class ChallengeDecisionForm(FlaskForm):
+    outcome = HiddenField(validators=[InputRequired(), AnyOf(["sustained", "denied"])])
+    note = TextAreaField(validators=[InputRequired(), Length(min=3, max=4000)])

@@ -25,10 +25,16 @@ from gateway.services.access import (
     UnknownStudentOrRecord,
     UnregisteredRequester,
 )
+from gateway.services.challenges import (
+    ChallengeAlreadyDecided,
+    ChallengeRefused,
+    UnknownChallenge,
+)
 from gateway.services.consents import ConsentRefused, UnknownConsent, UnknownRecipient
 from gateway.services.copies_pdf import CopiesUnavailable
 from gateway.services.portal import (
     AlreadyVerified,
+    DirectoryChoiceRefused,
     NotACustodian,
     UnknownDuty,
     UnknownGuardianship,
@@ -122,6 +128,23 @@ def _register_error_pages(bp: Blueprint) -> None:
             "(%(basis)s)", reason=exc.decision.reason,
             basis="; ".join(exc.decision.citations)))
 
+    @bp.errorhandler(ChallengeRefused)
+    def challenge_refused(exc: ChallengeRefused):
+        return error_page(403, _("Not for you to do"), _(
+            "Under the district's rules you cannot do this for this student: %(reason)s "
+            "(%(basis)s)", reason=exc.decision.reason,
+            basis="; ".join(exc.decision.citations)))
+
+    @bp.errorhandler(DirectoryChoiceRefused)
+    def directory_refused(exc: DirectoryChoiceRefused):
+        return error_page(403, _("Not for you to do"), _(
+            "You cannot change this for this student: %(reason)s", reason=str(exc)))
+
+    @bp.errorhandler(ChallengeAlreadyDecided)
+    def challenge_decided(_exc: ChallengeAlreadyDecided):
+        return error_page(409, _("Already answered"), _(
+            "This challenge was decided already; nothing was changed."))
+
     @bp.errorhandler(ConsentRefused)
     def consent_refused(exc: ConsentRefused):
         return error_page(403, _("This consent cannot be given"), _(
@@ -131,10 +154,11 @@ def _register_error_pages(bp: Blueprint) -> None:
     @bp.errorhandler(UnknownRequest)
     @bp.errorhandler(UnknownConsent)
     @bp.errorhandler(UnknownDuty)
+    @bp.errorhandler(UnknownChallenge)
     @bp.errorhandler(UnknownRecipient)
     def no_such(_exc: Exception):
         return error_page(404, _("Not found"), _(
-            "There is no such student, request, consent, recipient or duty."))
+            "There is no such student, record, request, consent, challenge, recipient or duty."))
 
     @bp.errorhandler(RequestAlreadyDecided)
     def decided(_exc: RequestAlreadyDecided):

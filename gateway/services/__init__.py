@@ -19,6 +19,7 @@ from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.records_requests.config import RequestsConfig
 from gateway.services.access import RecordAccessService
+from gateway.services.challenges import ChallengeService
 from gateway.services.consents import ConsentService
 from gateway.services.enrolment import EnrolmentService
 from gateway.services.portal import PortalService
@@ -65,6 +66,11 @@ class Services:
     @property
     def consents(self) -> ConsentService:
         return ConsentService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
+
+    # --- challenges and written responses (Ed Code 49070) ---
+    @property
+    def challenges(self) -> ChallengeService:
+        return ChallengeService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
 
     # --- requests to inspect or copy records (Ed Code 49065, 49069) ---
     @property

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from audit.events import EventType, Requester
 from gateway.policy.decision import Decision, Obligation, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import (
@@ -26,6 +27,7 @@ from gateway.policy.facts import (
     RequesterCategory,
 )
 from gateway.services.access import AccessError, Caller, registered_requester
+from gateway.store.access_log import requester_identity
 from gateway.store.errors import NotAParent, NotFound
 from gateway.store.uow import UnitOfWork
 
@@ -41,6 +43,10 @@ STANDING_PURPOSE = "inspect and review the student's records"
 
 class NotACustodian(AccessError):
     """Only the custodian of records works the console."""
+
+
+class DirectoryChoiceRefused(AccessError):
+    """This parent does not speak for the student's directory information."""
 
 
 class UnknownGuardianship(AccessError):
@@ -79,6 +85,7 @@ class Standing:
     verified_on: date | None
     # None until a custodian verified the relationship: nothing is asked before that.
     decision: Decision | None
+    directory_restricted: bool = False  # Ed Code 49073
 
     @property
     def verified(self) -> bool:
@@ -164,7 +171,7 @@ class PortalService:
                     access_revoked_by_court=guardianship.access_revoked_by_court,
                     verified_on=(self._today(guardianship.verified_at)
                                  if guardianship.verified_at else None),
-                    decision=decision))
+                    decision=decision, directory_restricted=student.directory_opt_out))
             return standings
 
     def awaiting_verification(self, caller: Caller) -> list[AwaitingVerification]:
@@ -203,6 +210,43 @@ class PortalService:
         log.info("guardianship_verified", guardianship_id=str(guardianship_id),
                  verified_by=str(custodian.id))
         return verified
+
+    def restrict_directory_information(self, caller: Caller, sis_id: str,
+                                       restricted: bool) -> bool:
+        """A parent refuses (or again allows) the release of the student's directory
+        information (Ed Code 49073; 34 CFR 99.37). Whether this parent speaks for the
+        student is the engine's answer about their access; the change is an entry in the
+        access log committed with it."""
+        now = self._clock()
+        with self._uow() as uow:
+            parent = registered_requester(uow, caller)
+            student = uow.students.by_sis_id(sis_id)
+            guardianship = (uow.guardianships.find(parent.id, student.id)
+                            if student is not None else None)
+            if student is None or guardianship is None:
+                raise UnknownGuardianship("no such student of yours")
+            try:
+                who = parent.as_fact(guardianship)
+            except NotAParent:
+                raise UnknownGuardianship("no verified relationship") from None
+            decision = self._policy.decide(AccessQuestion(
+                requester=who, student=student.as_fact(), action=Action.ACCESS,
+                record_type=RecordType.DIRECTORY_RESTRICTIONS,
+                purpose="restrict directory information"), self._today(now))
+            if decision.outcome is not Outcome.PERMIT:
+                raise DirectoryChoiceRefused(decision.reason)
+            if student.directory_opt_out != restricted:
+                student.directory_opt_out = restricted
+                uow.access_log.append(
+                    EventType.DIRECTORY_RESTRICTION, at=now, student_id=student.id,
+                    requester=Requester(requester_identity(parent.id, parent.display_name),
+                                        parent.category.value),
+                    action="directory_restriction", decision=decision,
+                    policy_version=self._policy.pack.version,
+                    outcome="restricted" if restricted else "allowed")
+                uow.commit()
+        log.info("directory_restriction", restricted=restricted)
+        return restricted
 
     def duties(self, caller: Caller) -> list[Duty]:
         """The obligations decisions brought (notices before a subpoenaed disclosure,

@@ -771,3 +771,35 @@ class RecordsRequest(Base):
     fee_cents: Mapped[int | None]
     fee_basis: Mapped[long_text]
     hold_id: Mapped[uuid.UUID | None] = _fk("retention_holds.id", nullable=True, index=False)
+
+
+# --- Challenges to a record (Ed Code 49070; AR 5125.3) -------------------------------
+
+from gateway.records_requests.challenges import ChallengeStatus  # noqa: E402
+
+
+class RecordChallenge(Base):
+    """A parent's or adult student's written challenge to one record, and its decision."""
+
+    __tablename__ = "record_challenges"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(status = 'open' AND decided_at IS NULL AND decided_by_id IS NULL) OR "
+            "(status <> 'open' AND decided_at IS NOT NULL AND decided_by_id IS NOT NULL "
+            "AND decision_note <> '')",
+            name="decided_at_by_and_why"),
+    )
+
+    id: Mapped[uuid_pk]
+    student_id: Mapped[uuid.UUID] = _fk("students.id")
+    record_id: Mapped[uuid.UUID] = _fk("student_records.id")
+    challenger_id: Mapped[uuid.UUID] = _fk("requesters.id", index=False)
+    grounds: Mapped[list[str]] = mapped_column(sa.JSON)  # ChallengeGround values
+    statement: Mapped[long_text]
+    filed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    decide_by: Mapped[date]
+    status: Mapped[ChallengeStatus] = _enum_column(ChallengeStatus, "challenge_status")
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[uuid.UUID | None] = _fk("requesters.id", nullable=True, index=False)
+    decision_note: Mapped[long_text]
+    hold_id: Mapped[uuid.UUID | None] = _fk("retention_holds.id", nullable=True, index=False)

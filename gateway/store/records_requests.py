@@ -1,4 +1,5 @@
-"""Requests to inspect or copy records, as the custodian's queue and a parent's list."""
+"""Requests to inspect or copy records, and challenges to records: the custodian's
+queues and a parent's lists."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import uuid
 
 from sqlalchemy import func, select
 
+from gateway.records_requests.challenges import ChallengeStatus
 from gateway.records_requests.fees import RequestKind
-from gateway.store.models import RecordsRequest, Requester, RequestStatus, Student
+from gateway.store.models import (
+    RecordChallenge,
+    RecordsRequest,
+    Requester,
+    RequestStatus,
+    Student,
+    StudentRecord,
+)
 from gateway.store.repositories import _Repository
 
 
@@ -44,3 +53,30 @@ class RecordsRequestRepository(_Repository):
                 RecordsRequest.student_id == student_id, RecordsRequest.kind == kind,
                 RecordsRequest.status == RequestStatus.FULFILLED,
                 RecordsRequest.fee_cents == 0)) or 0
+
+
+class ChallengeRepository(_Repository):
+    """Challenges to records (Ed Code 49070)."""
+
+    def add(self, challenge: RecordChallenge) -> RecordChallenge:
+        return self._add(challenge)
+
+    def get(self, challenge_id: uuid.UUID) -> RecordChallenge:
+        return self._get(RecordChallenge, challenge_id)
+
+    def of_student(self, student_id: uuid.UUID) -> list[RecordChallenge]:
+        return list(self.session.scalars(
+            select(RecordChallenge).where(RecordChallenge.student_id == student_id)
+            .order_by(RecordChallenge.filed_at.desc(), RecordChallenge.id)))
+
+    def open_queue(self, limit: int = 500,
+                   ) -> list[tuple[RecordChallenge, Requester, Student, StudentRecord]]:
+        """Open challenges, the one to decide soonest first."""
+        return [tuple(row) for row in self.session.execute(  # type: ignore[misc]
+            select(RecordChallenge, Requester, Student, StudentRecord)
+            .join(Requester, RecordChallenge.challenger_id == Requester.id)
+            .join(Student, RecordChallenge.student_id == Student.id)
+            .join(StudentRecord, RecordChallenge.record_id == StudentRecord.id)
+            .where(RecordChallenge.status == ChallengeStatus.OPEN)
+            .order_by(RecordChallenge.decide_by, RecordChallenge.filed_at, RecordChallenge.id)
+            .limit(limit))]

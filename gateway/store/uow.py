@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.store.access_log import AccessLogRepository
 from gateway.store.crypto import KeyEncryptionKeys
-from gateway.store.records_requests import RecordsRequestRepository
+from gateway.store.records_requests import ChallengeRepository, RecordsRequestRepository
 from gateway.store.repositories import (
     AgreementRepository,
     ConsentRepository,
@@ -41,6 +41,7 @@ class UnitOfWork:
     access_log: AccessLogRepository  # the tamper-evident access log (issue 4)
     retention: RetentionRepository  # retention (issue 5)
     records_requests: RecordsRequestRepository  # Ed Code 49069
+    challenges: ChallengeRepository  # Ed Code 49070
 
     def __init__(self, session_factory: Callable[[], Session],
                  keys: KeyEncryptionKeys) -> None:
@@ -70,6 +71,7 @@ class UnitOfWork:
         self.access_log = AccessLogRepository(session, self._keys)
         self.retention = RetentionRepository(session)  # retention (issue 5)
         self.records_requests = RecordsRequestRepository(session)
+        self.challenges = ChallengeRepository(session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -31,8 +31,8 @@ PREV = b"\x07" * 32
 def test_the_event_types_are_a_closed_list() -> None:
     assert [e.value for e in EventType] == [
         "disclosure", "denial", "pending", "access_log_view", "consent_given",
-        "consent_revoked", "challenge", "record_added", "destruction_certificate",
-        "key_destroyed", "checkpoint"]
+        "consent_revoked", "directory_restriction", "challenge", "record_added",
+        "destruction_certificate", "key_destroyed", "checkpoint"]
     with pytest.raises(ValueError):
         EventType("export")
 

@@ -29,8 +29,8 @@ depends_on: str | Sequence[str] | None = None
 
 SERVICE_ROLE = "records_gateway_service"
 EVENT = ("disclosure", "denial", "pending", "access_log_view", "consent_given",
-         "consent_revoked", "challenge", "record_added", "destruction_certificate",
-         "key_destroyed", "checkpoint")
+         "consent_revoked", "directory_restriction", "challenge", "record_added",
+         "destruction_certificate", "key_destroyed", "checkpoint")
 # Tables nobody may rewrite: their rows are only ever inserted.
 APPEND_ONLY = ("access_log_entries", "access_log_nodes", "access_log_checkpoints")
 # The 0001 tables the service reads and writes as before.
