@@ -1,13 +1,14 @@
 """The custodian of records' console: parents awaiting verification and verifying one;
-the duties decisions brought, and marking one done."""
+the duties decisions brought, and marking one done; retention plans and holds."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from gateway.portal.forms import VerifyForm
+from gateway.portal.forms import HoldForm, PlanReviewForm, ReleaseHoldForm, VerifyForm
 from gateway.portal.web import error_page, login_required, portal_blueprint, signed_in
+from gateway.retention.schedule import HoldKind
 from gateway.services import find
 
 bp = portal_blueprint(Blueprint("console", __name__, url_prefix="/console"))
@@ -53,3 +54,59 @@ def duty_done(task_id):  # the form's CSRF token is checked before any portal PO
     find().portal.mark_done(signed_in(), task_id)
     flash(_("Marked done."))
     return redirect(url_for("console.duties"))
+
+
+@bp.get("/retention")
+@login_required
+def retention():
+    caller = signed_in()
+    services = find()
+    console = services.retention_console
+    return render_template("portal/console_retention.html",
+                           account=services.portal.account(caller),
+                           plans=console.plans(caller), holds=console.holds(caller),
+                           hold_kinds=[k.value for k in HoldKind])
+
+
+@bp.post("/retention/plans/<uuid:plan_id>/review")
+@login_required
+def review_plan(plan_id):
+    form = PlanReviewForm()
+    if not form.validate_on_submit():
+        return _refused()
+    result = find().retention_console.review(signed_in(), plan_id,
+                                             approve=form.decision.data == "approve",
+                                             note=form.note.data or "")
+    flash(_("Recorded: %(count)s records %(decision)s.", count=result.items,
+            decision=_("approved for destruction") if form.decision.data == "approve"
+            else _("kept")))
+    return redirect(url_for("console.retention"))
+
+
+@bp.post("/retention/holds")
+@login_required
+def place_hold():
+    form = HoldForm()
+    if not form.validate_on_submit():
+        return _refused()
+    find().retention_console.place_hold(signed_in(), kind=form.kind.data,
+                                        sis_id=form.sis_id.data, owner=form.owner.data,
+                                        reason=form.reason.data)
+    flash(_("The records of student %(sis_id)s are held.", sis_id=form.sis_id.data))
+    return redirect(url_for("console.retention"))
+
+
+@bp.post("/retention/holds/<uuid:hold_id>/release")
+@login_required
+def release_hold(hold_id):
+    form = ReleaseHoldForm()
+    if not form.validate_on_submit():
+        return _refused()
+    find().retention_console.release_hold(signed_in(), hold_id, form.reason.data)
+    flash(_("The hold is released."))
+    return redirect(url_for("console.retention"))
+
+
+def _refused():
+    return error_page(400, _("The form could not be accepted"), _(
+        "Fill in every part of the form (at most 2,000 characters) and send it again."))

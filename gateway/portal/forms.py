@@ -10,6 +10,7 @@ from wtforms.validators import UUID, AnyOf, InputRequired, Length, Optional
 from gateway.policy.facts import RecordType
 from gateway.portal.i18n import LANGUAGES
 from gateway.records_requests.challenges import ChallengeGround
+from gateway.retention.schedule import HoldKind
 from gateway.records_requests.fees import RequestKind
 
 
@@ -70,3 +71,21 @@ class DirectoryForm(FlaskForm):
 class ChallengeDecisionForm(FlaskForm):
     outcome = HiddenField(validators=[InputRequired(), AnyOf(["sustained", "denied"])])
     note = TextAreaField(validators=[InputRequired(), Length(min=3, max=4000)])
+
+
+class PlanReviewForm(FlaskForm):
+    decision = HiddenField(validators=[InputRequired(), AnyOf(["approve", "reject"])])
+    note = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+class HoldForm(FlaskForm):
+    """A hold stops destruction of a student's records (5 CCR 437)."""
+
+    kind = HiddenField(validators=[InputRequired(), AnyOf([k.value for k in HoldKind])])
+    sis_id = StringField(validators=[InputRequired(), Length(max=64)])
+    owner = StringField(validators=[InputRequired(), Length(max=200)])
+    reason = TextAreaField(validators=[InputRequired(), Length(min=3, max=2000)])
+
+
+class ReleaseHoldForm(FlaskForm):
+    reason = TextAreaField(validators=[InputRequired(), Length(min=3, max=2000)])

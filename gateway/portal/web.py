@@ -39,6 +39,7 @@ from gateway.services.portal import (
     UnknownDuty,
     UnknownGuardianship,
 )
+from gateway.services.retention import RetentionError
 from gateway.services.records_requests import (
     NoCopiesToDownload,
     RequestAlreadyDecided,
@@ -144,6 +145,10 @@ def _register_error_pages(bp: Blueprint) -> None:
     def challenge_decided(_exc: ChallengeAlreadyDecided):
         return error_page(409, _("Already answered"), _(
             "This challenge was decided already; nothing was changed."))
+
+    @bp.errorhandler(RetentionError)
+    def retention_refused(exc: RetentionError):
+        return error_page(409, _("Nothing was changed"), str(exc))
 
     @bp.errorhandler(ConsentRefused)
     def consent_refused(exc: ConsentRefused):

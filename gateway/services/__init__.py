@@ -25,6 +25,7 @@ from gateway.services.enrolment import EnrolmentService
 from gateway.services.portal import PortalService
 from gateway.services.records_requests import RecordsRequestService
 from gateway.services.retention import RetentionService  # issue 5
+from gateway.services.retention_console import RetentionConsole
 from gateway.settings import Settings
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.uow import UnitOfWork
@@ -89,6 +90,10 @@ class Services:
     def retention(self) -> RetentionService:
         return RetentionService.from_config(self.unit_of_work, self.settings.config_dir,
                                             self.clock, self.settings.zone)
+
+    @property
+    def retention_console(self) -> RetentionConsole:
+        return RetentionConsole(self.unit_of_work, self.retention)
 
     def database_is_reachable(self) -> bool:
         try:

@@ -35,3 +35,30 @@ def test_the_custodian_marks_a_24_hour_notice_done(portal, new_page, axe_source)
 
     expect(page.get_by_role("status")).to_contain_text("Marked done.")
     expect(page.locator(".card", has_text=sis_id)).to_have_count(0)
+
+
+def test_the_custodian_places_and_releases_a_legal_hold(portal, new_page, axe_source) -> None:
+    sis_id = f"SIS-H{portal.backend[:2].upper()}1"
+    with portal.unit_of_work() as uow:
+        uow.students.add(Student(sis_id=sis_id, birth_date=datetime.date(2011, 1, 1)))
+        uow.commit()
+
+    page = new_page("en-US")
+    sign_in(page, portal, "custodian.garcia", path="/console/retention")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Retention and destruction")
+    page.get_by_label("Legal hold").check()
+    page.get_by_label("Student (SIS id)").fill(sis_id)
+    page.get_by_label("Who answers for it").fill("District counsel")
+    page.get_by_label("Reason", exact=True).fill("Litigation about the 2025 field trip")
+    page.get_by_role("button", name="Place the hold").click()
+
+    expect(page.get_by_role("status")).to_contain_text(f"The records of student {sis_id} "
+                                                       "are held.")
+    card = page.locator(".card", has_text=sis_id)
+    expect(card).to_contain_text("District counsel")
+    assert_accessible(page, axe_source)
+    screenshot(page, portal, "console-retention-en")
+    card.get_by_label("Why it is released").fill("The case settled")
+    card.get_by_role("button", name=f"Release the hold on student {sis_id}").click()
+    expect(page.get_by_role("status")).to_contain_text("The hold is released.")
+    expect(page.locator(".card", has_text=sis_id)).to_have_count(0)
