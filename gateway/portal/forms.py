@@ -10,8 +10,8 @@ from wtforms.validators import UUID, AnyOf, InputRequired, Length, Optional
 from gateway.policy.facts import RecordType
 from gateway.portal.i18n import LANGUAGES
 from gateway.records_requests.challenges import ChallengeGround
-from gateway.retention.schedule import HoldKind
 from gateway.records_requests.fees import RequestKind
+from gateway.retention.schedule import HoldKind
 
 
 class LanguageForm(FlaskForm):

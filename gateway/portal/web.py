@@ -39,13 +39,13 @@ from gateway.services.portal import (
     UnknownDuty,
     UnknownGuardianship,
 )
-from gateway.services.retention import RetentionError
 from gateway.services.records_requests import (
     NoCopiesToDownload,
     RequestAlreadyDecided,
     RequestRefused,
     UnknownRequest,
 )
+from gateway.services.retention import RetentionError
 
 log = structlog.get_logger("gateway.portal")
 PERSON_KEY = "person"
