@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.services.access import RecordAccessService
+from gateway.services.access_log import AccessLogService
 from gateway.services.enrolment import EnrolmentService
 from gateway.services.portal import PortalService
 from gateway.services.retention import RetentionService  # issue 5
@@ -39,6 +40,7 @@ class Services:
     keys: KeyEncryptionKeys = field(repr=False)
     tokens: AccessTokenValidator | None
     clock: Callable[[], datetime] = utc_now
+    _verifier_key: str | None = field(default=None, init=False, repr=False)
 
     def today(self) -> date:
         """The regulation counts days in the district's own time zone."""
@@ -51,6 +53,20 @@ class Services:
     def record_access(self) -> RecordAccessService:
         return RecordAccessService(self.unit_of_work, self.policy, self.clock,
                                    self.settings.zone)
+
+    # --- the access log: the custodian's API and the Ed Code 49064 log (issue 4) ---
+    @property
+    def access_log(self) -> AccessLogService:
+        return AccessLogService(self.unit_of_work, self.policy, self.clock,
+                                self.settings.zone, self.audit_verifier_key)
+
+    def audit_verifier_key(self) -> str:
+        """The public key of the log's checkpoints (made in development on first use)."""
+        from gateway.audit_signing import log_signer
+
+        if self._verifier_key is None:
+            self._verifier_key = log_signer(self.settings).verifier_key
+        return self._verifier_key
 
     # --- the parent portal and the custodian's console (gateway.portal) ---
     @property

@@ -173,8 +173,8 @@ class RecordAccessService:
             action=Action.ACCESS,
             record_type=record.record_type,
             purpose=request.purpose,
-            evidence=_evidence_on_file(uow, requester.id, student.id, record.record_type,
-                                       request, now, today),
+            evidence=evidence_on_file(uow, requester.id, student.id, record.record_type,
+                                      now, today, emergency_threat=request.emergency_threat),
         )
         return requester, student, record, question
 
@@ -197,9 +197,9 @@ def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
     return requester
 
 
-def _evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
-                      record_type: RecordType, request: RecordRequest, now: datetime,
-                      today: date) -> Evidence:
+def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
+                     record_type: RecordType, now: datetime, today: date, *,
+                     emergency_threat: str = "") -> Evidence:
     """What the district holds for this requester and student: papers, consents."""
     kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
     # A consent that covers the record is the one to weigh; failing that, show the engine
@@ -211,5 +211,5 @@ def _evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid
         consent=consents[0].as_fact() if consents else None,
         written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
         written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
-        emergency_threat=request.emergency_threat,
+        emergency_threat=emergency_threat,
     )
