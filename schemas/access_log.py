@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from audit.events import EventType
-from gateway.services.access_log import MAX_PAGE
+from gateway.services.access_log import MAX_PAGE, MAX_SEQ
 from schemas.records import DecisionSchema
 
 _OUTCOMES = ["permit", "deny", "pending"]
@@ -22,8 +22,9 @@ def _moment(description: str) -> fields.AwareDateTime:
 
 
 class _Paging(Schema):
-    after = fields.Integer(load_default=None, validate=validate.Range(min=0), metadata={
-        "description": "Continue after this seq (`next_after` of the previous page)"})
+    after = fields.Integer(
+        load_default=None, validate=validate.Range(min=0, max=MAX_SEQ),
+        metadata={"description": "Continue after this seq (`next_after` of the page before)"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE))
 
 

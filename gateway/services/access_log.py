@@ -29,9 +29,9 @@ from gateway.services.access import (
     LOGGED_AS,
     OUTCOME,
     Caller,
-    NoVerifiedRelationship,
     evidence_on_file,
     registered_requester,
+    requester_fact,
 )
 from gateway.store import models
 from gateway.store.access_log import (
@@ -43,10 +43,10 @@ from gateway.store.access_log import (
     requester_identity,
 )
 from gateway.store.crypto import CryptoError
-from gateway.store.errors import NotAParent
 from gateway.store.uow import UnitOfWork
 
 MAX_PAGE = 500
+MAX_SEQ = 2**63 - 1  # the column is a BIGINT: a larger seq names no entry
 EXPORT_BATCH = 500
 # A student's 49064 log skips the entries it need not list (Ed Code 49064 exemptions);
 # this bounds the entries one page may read past before handing back where it stopped.
@@ -214,6 +214,8 @@ class AccessLogService:
         signed checkpoint: what ``python -m audit.verify --proof`` checks."""
         with self._uow() as uow:
             custodian = _custodian(uow, reader)
+            if seq > MAX_SEQ:
+                raise NoSuchEntry(f"there is no entry {seq}")
             try:
                 logged = uow.access_log.get(seq)
             except AccessLogError:
@@ -240,24 +242,15 @@ class AccessLogService:
             student = uow.students.by_sis_id(sis_id)
             if student is None:
                 raise UnknownStudent("no student with that SIS id")
-            guardianship = None
-            if requester.category is RequesterCategory.PARENT:
-                guardianship = uow.guardianships.find(requester.id, student.id)
-            elif requester.category is RequesterCategory.STUDENT:
-                # Nothing in the store yet ties a student's login to a student: fail closed.
-                raise NoVerifiedRelationship("students read their log through the portal")
-            try:
-                who = requester.as_fact(guardianship, "")
-            except NotAParent as exc:
-                raise NoVerifiedRelationship(str(exc)) from None
             decision = self._policy.decide(AccessQuestion(
-                requester=who, student=student.as_fact(), action=Action.VIEW_ACCESS_LOG,
+                requester=requester_fact(uow, requester, student.id),
+                student=student.as_fact(), action=Action.VIEW_ACCESS_LOG,
                 record_type=RecordType.ACCESS_LOG, purpose=purpose,
                 evidence=evidence_on_file(uow, requester.id, student.id,
                                           RecordType.ACCESS_LOG, now, today)), today)
             page = None
             if decision.outcome is Outcome.PERMIT:
-                page = _required_entries(uow, student.id, sis_id, after, limit)
+                page = _required_entries(uow, student.id, after, limit)
             self._viewed(uow, reader, requester, student.id, OUTCOME[decision.outcome],
                          decision=decision, purpose=purpose,
                          event=(EventType.ACCESS_LOG_VIEW if decision.outcome is Outcome.PERMIT
@@ -327,8 +320,8 @@ def _shown(uow: UnitOfWork, found: list[LoggedEntry]) -> tuple[ShownEntry, ...]:
                  for opened in uow.access_log.open(found))
 
 
-def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, sis_id: str,
-                      after: int | None, limit: int) -> LogPage:
+def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, after: int | None,
+                      limit: int) -> LogPage:
     """A page of the entries the student's 49064 log lists; reads at most
     STUDENT_LOG_SCAN entries past ``after`` and says where it stopped."""
     kept: list[LoggedEntry] = []
@@ -340,15 +333,10 @@ def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, sis_id: str,
             if entry.log_required:
                 kept.append(entry)
                 if len(kept) == limit:
-                    return LogPage(_shown_as(uow, kept, sis_id), last)
+                    return LogPage(_shown(uow, kept), last)
         if len(found) < MAX_PAGE:
-            return LogPage(_shown_as(uow, kept, sis_id), None)
-    return LogPage(_shown_as(uow, kept, sis_id), last)
-
-
-def _shown_as(uow: UnitOfWork, found: list[LoggedEntry], sis_id: str
-              ) -> tuple[ShownEntry, ...]:
-    return tuple(ShownEntry(opened, sis_id) for opened in uow.access_log.open(found))
+            return LogPage(_shown(uow, kept), None)
+    return LogPage(_shown(uow, kept), last)
 
 
 # --- Exports ------------------------------------------------------------------------

@@ -370,9 +370,7 @@ class _SealedParts:
             self._compare(seq, student_id, requester_id, part["student_ref"],
                           part["requester_identity"])
         elif not isinstance(student_id, uuid.UUID):
-            # A sealed entry is about a student: its column cannot be empty.
-            self._found.note(seq, f"entry {seq}'s search columns (student_id) do not say "
-                             "what the entry says: they were changed")
+            self._changed(seq, ["student_id"])  # a sealed entry is about a student
         else:
             self._page.append((seq, obj["event"], obj["sealed"], student_id, requester_id))
 
@@ -389,8 +387,7 @@ class _SealedParts:
                 part = open_sealed(key, b64decode(sealed, what="sealed"), sealing_aad(seq, event))
             except (SealError, ValueError):
                 # The student's live key does not open it: the column names another student.
-                self._found.note(seq, f"entry {seq}'s search columns (student_id) do not say "
-                                 "what the entry says: they were changed")
+                self._changed(seq, ["student_id"])
                 continue
             self._compare(seq, student_id, requester_id, part.get("student_ref"),
                           part.get("requester_identity"))
@@ -406,8 +403,11 @@ class _SealedParts:
         if requester_id != requester_id_of(identity if isinstance(identity, str) else None):
             wrong.append("requester_id")
         if wrong:
-            self._found.note(seq, f"entry {seq}'s search columns ({', '.join(wrong)}) do not "
-                             "say what the entry says: they were changed")
+            self._changed(seq, wrong)
+
+    def _changed(self, seq: int, columns: list[str]) -> None:
+        self._found.note(seq, f"entry {seq}'s search columns ({', '.join(columns)}) do not "
+                         "say what the entry says: they were changed")
 
 
 def _check_head(head: Any, size: int, root: bytes, tree: _Tree, prev: str | None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
+import structlog
 from sqlalchemy.exc import OperationalError
 
 from audit.checkpoint import parse_and_verify
@@ -160,6 +161,7 @@ def test_search_pages_by_seq(client, world, token_for) -> None:
 
 @pytest.mark.parametrize("query", [
     {"limit": "0"}, {"limit": "100000"}, {"after": "-1"}, {"after": "x"},
+    {"after": str(2**64)},
     {"event": "bogus"}, {"decision": "maybe"}, {"requester": "not-a-uuid"},
     {"since": "yesterday"}, {"since": "2026-03-03T00:00:00Z", "until": "2026-03-02T00:00:00Z"},
     {"newest_first": "perhaps"}, {"clause": "x" * 101},
@@ -247,7 +249,8 @@ def test_an_inclusion_proof(client, app, world, token_for, unit_of_work) -> None
     assert response.status_code == 200
     report = verify_proof_bundle(response.get_json(), vkey)
     assert report.ok and report.entry_seq == 1
-    assert get(client, token, "/v1/access-log/entries/999/proof").status_code == 404
+    for missing in (999, 2**64):
+        assert get(client, token, f"/v1/access-log/entries/{missing}/proof").status_code == 404
 
 
 # --- Refusals -----------------------------------------------------------------------
@@ -374,3 +377,16 @@ def test_when_the_reading_cannot_be_logged_the_log_is_not_shown(
     assert "entries" not in response.get_json()
     monkeypatch.undo()
     assert len(entries(unit_of_work)) == before
+
+
+def test_reading_the_log_writes_no_student_data_to_the_request_log(
+        client, world, token_for) -> None:
+    with structlog.testing.capture_logs() as logs:
+        assert get(client, token_for(Cat.CUSTODIAN), "/v1/access-log/entries",
+                   student=SIS_ID).status_code == 200
+        assert get(client, token_for(Cat.PARENT),
+                   f"/v1/students/{SIS_ID}/access-log").status_code == 200
+
+    text = json.dumps(logs)
+    for secret in (SIS_ID, "curiosity", INTEREST, str(world.record_id)):
+        assert secret not in text
