@@ -190,6 +190,7 @@ def test_csv_export(client, world, token_for) -> None:
                    student=SIS_ID, format="csv")
 
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Cache-Control"] == "no-store"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     # The export's own entry is the last it holds.
     assert [r["event"] for r in rows] == ["disclosure", "denial", "access_log_view"]
@@ -341,6 +342,32 @@ def test_the_custodian_reads_a_students_log(client, world, token_for) -> None:
 
     assert response.status_code == 200
     assert [e["event"] for e in response.get_json()["entries"]] == ["denial"]
+
+
+def test_an_auditor_waits_for_the_written_agreement(client, world, token_for, gateway_idp,
+                                                    unit_of_work) -> None:
+    with unit_of_work() as uow:
+        auditor = uow.requesters.add(models.Requester(
+            issuer=gateway_idp.issuer, subject=client_id_for(Cat.GOVERNMENT_AUDITOR),
+            display_name="State auditor", category=Cat.GOVERNMENT_AUDITOR))
+        uow.commit()
+    token, path = token_for(Cat.GOVERNMENT_AUDITOR), f"/v1/students/{SIS_ID}/access-log"
+
+    pending = get(client, token, path, purpose="audit_evaluation")
+    with unit_of_work() as uow:
+        uow.agreements.add(models.Agreement(
+            requester_id=auditor.id, kind=models.AgreementKind.WRITTEN_AGREEMENT,
+            purpose="audit_evaluation", signed_on=date(2025, 8, 1),
+            effective_from=date(2025, 8, 1), reference="audit-2026"))
+        uow.commit()
+    permitted = get(client, token, path, purpose="audit_evaluation")
+
+    assert pending.status_code == 202 and "entries" not in pending.get_json()
+    assert pending.get_json()["decision"]["requires"] == ["written_agreement"]
+    assert permitted.status_code == 200
+    assert "Education Code 49064" in permitted.get_json()["decision"]["citations"]
+    events = [e.event for e in entries(unit_of_work, student_id=world.student_id)][-2:]
+    assert events == ["pending", "access_log_view"]
 
 
 def test_an_unverified_parent_is_refused(client, world, token_for, unit_of_work) -> None:

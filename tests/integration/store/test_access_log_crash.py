@@ -87,6 +87,7 @@ class Load:
         self.url, self.token = url, token
         self.ok: list[str] = []  # request ids of the 200 answers
         self.other: list[int] = []
+        self.unanswered = 0  # requests the dead server never answered
         self.sent = 0
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -108,6 +109,8 @@ class Load:
                     response = session.get(self.url, params=QUERY, timeout=5, headers={
                         "Authorization": f"Bearer {self.token}", "X-Request-Id": request_id})
                 except requests.RequestException:
+                    with self._lock:
+                        self.unanswered += 1
                     continue  # the server is gone (or going): keep on until stopped
                 with self._lock:
                     if response.status_code == 200:
@@ -162,6 +165,7 @@ def test_a_killed_gateway_keeps_every_disclosure_and_a_verifiable_log(
         stop(master, workers)
 
     assert len(load.ok) >= 5, (load.ok, load.other)  # a busy machine answers slowly
+    assert load.unanswered >= 1  # the kill came mid-load
     assert set(load.other) <= {503}, load.other  # a kill may cut a commit: never a 5xx else
     verified = cli(env, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
