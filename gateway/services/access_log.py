@@ -38,8 +38,8 @@ from gateway.store.access_log import (
     AccessLogError,
     LoggedEntry,
     OpenedEntry,
-    TreeHead,
     SignedCheckpoint,
+    TreeHead,
     requester_identity,
 )
 from gateway.store.crypto import CryptoError
@@ -51,6 +51,8 @@ EXPORT_BATCH = 500
 # A student's 49064 log skips the entries it need not list (Ed Code 49064 exemptions);
 # this bounds the entries one page may read past before handing back where it stopped.
 STUDENT_LOG_SCAN = 20 * MAX_PAGE
+# A permitted reading of a student's log is an access_log_view; the others as a read's.
+READING_LOGGED_AS = {**LOGGED_AS, Outcome.PERMIT: EventType.ACCESS_LOG_VIEW}
 
 
 class AccessLogServiceError(Exception):
@@ -95,7 +97,7 @@ class LogFilter:
     until: datetime | None = None
     clause: str | None = None
     decision: str | None = None
-    event: EventType | None = None
+    event: str | None = None  # an EventType value
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,8 +255,7 @@ class AccessLogService:
                 page = _required_entries(uow, student.id, after, limit)
             self._viewed(uow, reader, requester, student.id, OUTCOME[decision.outcome],
                          decision=decision, purpose=purpose,
-                         event=(EventType.ACCESS_LOG_VIEW if decision.outcome is Outcome.PERMIT
-                                else LOGGED_AS[decision.outcome]))
+                         event=READING_LOGGED_AS[decision.outcome])
         return StudentLog(decision, page)
 
     # -- shared ------------------------------------------------------------------------
