@@ -6,8 +6,8 @@ An ``Entry`` is the event in the regulation's words. It splits in two:
   requester's identity), which is sealed under the student's content key, so
   that destroying the key destroys it (Ed Code 49062.5; 5 CCR 437);
 - the *clear* part (seq, time, event, requester category, action, decision,
-  clause, citations, obligations, request_id, policy_version, outcome), which a
-  custodian or auditor can read without any key.
+  clause, citations, obligations, log_required, request_id, policy_version,
+  outcome), which a custodian or auditor can read without any key.
 
 A ``StoredEntry`` is what the log keeps and exports, one JSON object a line::
 
@@ -105,6 +105,12 @@ def _check_text(name: str, value: object, *, optional: bool = True) -> str | Non
     return value
 
 
+def _check_flag(name: str, value: object) -> None:
+    # Exactly true, false or null: 1 and 0 are not booleans to an auditor reading the JSON.
+    if value is not None and type(value) is not bool:
+        raise EntryError(f"{name} must be true, false or null")
+
+
 def _check_texts(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise EntryError(f"{name} must be a list of strings")
@@ -157,7 +163,8 @@ def _record(value: object) -> RecordRef:
 
 
 CLEAR_FIELDS = ("seq", "time", "event", "requester_category", "action", "decision", "clause",
-                "citations", "obligations", "request_id", "policy_version", "outcome")
+                "citations", "obligations", "log_required", "request_id", "policy_version",
+                "outcome")
 IDENTIFYING_FIELDS = ("requester_identity", "student_ref", "records", "purpose",
                       "stated_interest")
 _OPTIONAL_TEXT_CLEAR = ("requester_category", "action", "decision", "clause", "request_id",
@@ -181,6 +188,8 @@ class Entry:
     clause: str | None = None
     citations: tuple[str, ...] = ()
     obligations: tuple[str, ...] = ()
+    # Ed Code 49064: does the student's access log list this request? (None: no decision)
+    log_required: bool | None = None
     request_id: str | None = None
     policy_version: str | None = None
     outcome: str | None = None
@@ -202,6 +211,7 @@ class Entry:
             _check_text(name, getattr(self, name))
         set_(self, "citations", _check_texts("citations", self.citations))
         set_(self, "obligations", _check_texts("obligations", self.obligations))
+        _check_flag("log_required", self.log_required)
 
     @property
     def about_a_student(self) -> bool:
@@ -220,6 +230,7 @@ class Entry:
             "clause": self.clause,
             "citations": list(self.citations),
             "obligations": list(self.obligations),
+            "log_required": self.log_required,
             "request_id": self.request_id,
             "policy_version": self.policy_version,
             "outcome": self.outcome,
@@ -274,6 +285,7 @@ def _check_clear(clear: Mapping[str, Any]) -> None:
         if not isinstance(clear[name], (list, tuple)):  # tuple: already frozen
             raise EntryError(f"{name} must be a list of strings")
         _check_texts(name, clear[name])
+    _check_flag("log_required", clear["log_required"])
 
 
 def _check_identifying(identifying: Mapping[str, Any]) -> None:

@@ -134,5 +134,9 @@ def init_app(app: Flask) -> GatewayApi:
     from gateway.api import sis
 
     api.register_blueprint(sis.blp)
+    # --- the access log: the custodian's API and the Ed Code 49064 log (issue 4) ---
+    from gateway.api import access_log
+
+    api.register_blueprint(access_log.blp)
     _register_problems(app)
     return api

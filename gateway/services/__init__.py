@@ -19,6 +19,7 @@ from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.records_requests.config import RequestsConfig
 from gateway.services.access import RecordAccessService
+from gateway.services.access_log import AccessLogService
 from gateway.services.challenges import ChallengeService
 from gateway.services.consents import ConsentService
 from gateway.services.enrolment import EnrolmentService
@@ -45,6 +46,7 @@ class Services:
     tokens: AccessTokenValidator | None
     requests_config: RequestsConfig  # the district's calendar and copy charges
     clock: Callable[[], datetime] = utc_now
+    _verifier_key: str | None = field(default=None, init=False, repr=False)
 
     def today(self) -> date:
         """The regulation counts days in the district's own time zone."""
@@ -57,6 +59,20 @@ class Services:
     def record_access(self) -> RecordAccessService:
         return RecordAccessService(self.unit_of_work, self.policy, self.clock,
                                    self.settings.zone)
+
+    # --- the access log: the custodian's API and the Ed Code 49064 log (issue 4) ---
+    @property
+    def access_log(self) -> AccessLogService:
+        return AccessLogService(self.unit_of_work, self.policy, self.clock,
+                                self.settings.zone, self.audit_verifier_key)
+
+    def audit_verifier_key(self) -> str:
+        """The public key of the log's checkpoints (made in development on first use)."""
+        from gateway.audit_signing import log_signer
+
+        if self._verifier_key is None:
+            self._verifier_key = log_signer(self.settings).verifier_key
+        return self._verifier_key
 
     # --- the parent portal and the custodian's console (gateway.portal) ---
     @property

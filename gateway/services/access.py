@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from audit.events import EntryError, EventType, RecordRef, Requester
 from gateway.policy.decision import Decision, Obligation, Outcome
 from gateway.policy.engine import PolicyEngine
+from gateway.policy import facts
 from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, RequesterCategory
 from gateway.store import models
 from gateway.store.access_log import requester_identity
@@ -157,24 +158,15 @@ class RecordAccessService:
             record = None
         if student is None or record is None or record.student_id != student.id:
             raise UnknownStudentOrRecord("no such record of that student")
-        guardianship = None
-        if requester.category is RequesterCategory.PARENT:
-            guardianship = uow.guardianships.find(requester.id, student.id)
-        elif requester.category is RequesterCategory.STUDENT:
-            # Nothing in the store yet ties a student's login to a student: fail closed.
-            raise NoVerifiedRelationship("students reach their own records through the portal")
-        try:
-            who = requester.as_fact(guardianship, request.legitimate_educational_interest)
-        except NotAParent as exc:
-            raise NoVerifiedRelationship(str(exc)) from None
         question = AccessQuestion(
-            requester=who,
+            requester=requester_fact(uow, requester, student.id,
+                                     request.legitimate_educational_interest),
             student=student.as_fact(),
             action=Action.ACCESS,
             record_type=record.record_type,
             purpose=request.purpose,
-            evidence=_evidence_on_file(uow, requester.id, student.id, record.record_type,
-                                       request, now, today),
+            evidence=evidence_on_file(uow, requester.id, student.id, record.record_type,
+                                      now, today, emergency_threat=request.emergency_threat),
         )
         return requester, student, record, question
 
@@ -197,9 +189,25 @@ def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
     return requester
 
 
-def _evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
-                      record_type: RecordType, request: RecordRequest, now: datetime,
-                      today: date) -> Evidence:
+def requester_fact(uow: UnitOfWork, requester: models.Requester, student_id: uuid.UUID,
+                   interest: str = "") -> facts.Requester:
+    """The requester in the engine's words; a parent through the verified relationship to
+    this student only (NoVerifiedRelationship otherwise)."""
+    guardianship = None
+    if requester.category is RequesterCategory.PARENT:
+        guardianship = uow.guardianships.find(requester.id, student_id)
+    elif requester.category is RequesterCategory.STUDENT:
+        # Nothing in the store yet ties a student's login to a student: fail closed.
+        raise NoVerifiedRelationship("students reach their own records through the portal")
+    try:
+        return requester.as_fact(guardianship, interest)
+    except NotAParent as exc:
+        raise NoVerifiedRelationship(str(exc)) from None
+
+
+def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
+                     record_type: RecordType, now: datetime, today: date, *,
+                     emergency_threat: str = "") -> Evidence:
     """What the district holds for this requester and student: papers, consents."""
     kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
     # A consent that covers the record is the one to weigh; failing that, show the engine
@@ -211,5 +219,5 @@ def _evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid
         consent=consents[0].as_fact() if consents else None,
         written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
         written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
-        emergency_threat=request.emergency_threat,
+        emergency_threat=emergency_threat,
     )

@@ -16,6 +16,7 @@ destroyed are sealed under a key that is never stored: they are born unreadable.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -117,7 +118,13 @@ class LoggedEntry:
     clause: str | None
     student_id: uuid.UUID | None
     request_id: str | None
+    requester_id: uuid.UUID | None
     stored: StoredEntry
+
+    @property
+    def log_required(self) -> bool:
+        """Does the student's Ed Code 49064 log list this entry? (its decision said so)"""
+        return self.stored.clear["log_required"] is True
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,15 @@ def requester_identity(requester_id: uuid.UUID, display_name: str) -> str:
     """How the log names a registered requester: the name a parent reads, and the id a
     custodian searches by."""
     return f"{display_name} [{requester_id}]"
+
+
+_REQUESTER_ID = re.compile(r"\[([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\]\Z")
+
+
+def requester_id_of(identity: str | None) -> uuid.UUID | None:
+    """The registered requester's id in an identity ``requester_identity`` wrote."""
+    found = _REQUESTER_ID.search(identity) if identity else None
+    return uuid.UUID(found.group(1)) if found else None
 
 
 # --- The repository -------------------------------------------------------------------
@@ -159,7 +175,8 @@ class AccessLogRepository:
                obligations: Sequence[str] | None = None) -> StoredEntry:
         """Add an entry in the caller's transaction; it is the log's once committed.
 
-        ``decision`` fills decision, clause, citations and (unless given) obligations.
+        ``decision`` fills decision, clause, citations and (unless given) obligations and
+        log_required (whether the student's Ed Code 49064 log lists the entry).
         Empty strings are taken as absent. EntryError if the entry is not well formed.
         """
         head = self._lock_head(student_id)
@@ -172,6 +189,7 @@ class AccessLogRepository:
             decision=decision.outcome.value if decision is not None else None,
             clause=decision.clause if decision is not None else None,
             citations=decision.citations if decision is not None else (),
+            log_required=decision.log_required if decision is not None else None,
             obligations=tuple(obligations) if obligations is not None else (
                 tuple(o.value for o in decision.obligations) if decision is not None else ()),
             request_id=request_id or None, policy_version=policy_version or None,
@@ -195,7 +213,8 @@ class AccessLogRepository:
             seq=seq, leaf=leaf, time=at, event=entry.event,
             requester_category=requester.category if requester else None,
             decision=entry.decision, clause=entry.clause, student_id=student_id,
-            request_id=entry.request_id))
+            request_id=entry.request_id,
+            requester_id=requester_id_of(requester.identity) if requester else None))
         writes.append(_nodes.insert().values([
             {"level": level, "index": index, "hash": h} for level, index, h in completed]))
         move = _head.update().where(_head.c.id == HEAD_ID, _head.c.size == seq).values(
@@ -323,8 +342,9 @@ class AccessLogRepository:
                requester_category: str | None = None, event: EventType | None = None,
                decision: str | None = None, clause: str | None = None,
                since: datetime | None = None, until: datetime | None = None,
-               request_id: str | None = None, after_seq: int | None = None,
-               limit: int = 100, newest_first: bool = False) -> list[LoggedEntry]:
+               request_id: str | None = None, requester_id: uuid.UUID | None = None,
+               after_seq: int | None = None, limit: int = 100,
+               newest_first: bool = False) -> list[LoggedEntry]:
         """Entries by their search columns, in seq order; ``since`` inclusive,
         ``until`` exclusive; ``after_seq`` pages on (before_seq when newest first)."""
         c = _entries.c
@@ -333,7 +353,7 @@ class AccessLogRepository:
                               (c.requester_category, requester_category),
                               (c.event, EventType(event) if event is not None else None),
                               (c.decision, decision), (c.clause, clause),
-                              (c.request_id, request_id)):
+                              (c.request_id, request_id), (c.requester_id, requester_id)):
             if value is not None:
                 stmt = stmt.where(column == value)
         if since is not None:
@@ -463,12 +483,14 @@ class AccessLogRepository:
 
     def verify(self, vkey: VerifierKey | str | None = None, *,
                checkpoint_note: str | None = None, from_checkpoint: bool = False,
+               latest_checkpoint_only: bool = False,
                batch: int = 20_000) -> VerificationReport:
         """Verify the log as stored; see gateway/store/log_verify.py."""
         from gateway.store.log_verify import verify_database
 
         return verify_database(self, vkey, checkpoint_note=checkpoint_note,
-                               from_checkpoint=from_checkpoint, batch=batch)
+                               from_checkpoint=from_checkpoint,
+                               latest_checkpoint_only=latest_checkpoint_only, batch=batch)
 
 
 def _logged(row: Any) -> LoggedEntry:
@@ -479,7 +501,8 @@ def _logged(row: Any) -> LoggedEntry:
     return LoggedEntry(seq=row.seq, time=row.time, event=EventType(row.event),
                        requester_category=row.requester_category, decision=row.decision,
                        clause=row.clause, student_id=row.student_id,
-                       request_id=row.request_id, stored=stored)
+                       request_id=row.request_id, requester_id=row.requester_id,
+                       stored=stored)
 
 
 # --- The tree in the database ---------------------------------------------------------

@@ -2,9 +2,10 @@
 
 One pass over the entries in seq order checks that each leaf is a well-formed stored
 entry in its RFC 8785 form, that seqs run 0, 1, 2... with each ``prev_hash`` the leaf
-hash of the entry before, that the search columns say what the leaf says, and that the
-Merkle tree over the leaves has the head's size and root and every signed
-checkpoint's root at the checkpoint's size.
+hash of the entry before, that the search columns say what the leaf says (``student_id``
+and ``requester_id`` against the identifying part, opened where the student's content key
+still exists), and that the Merkle tree over the leaves has the head's size and root and
+every signed checkpoint's root at the checkpoint's size.
 
 Speed comes from the shape of our entries: a leaf is parsed with orjson and re-encoded
 with sorted keys, which for entries of exactly our shape (ASCII keys, strings, small
@@ -22,6 +23,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 
 from audit.checkpoint import Checkpoint, CheckpointError, VerifierKey, parse_and_verify
 from audit.events import CLEAR_FIELDS, FORMAT_VERSION, EntryError, EventType, StoredEntry
+from audit._codec import b64decode
 from audit.merkle import (
     EMPTY_ROOT,
     NodeId,
@@ -37,6 +40,7 @@ from audit.merkle import (
     _range_nodes,
     verify_inclusion,
 )
+from audit.sealing import SealError, open_sealed, sealing_aad
 from audit.verify import VerificationReport, verify_log
 from gateway.store.models import AccessLogCheckpoint, AccessLogEntry, AccessLogHead
 
@@ -107,6 +111,7 @@ def _fast_entry(obj: Any, seq: int, prev: str | None) -> bool:
             and (e is None or (type(e) is str and e)) and (f is None or (type(f) is str and f))
             and (g is None or (type(g) is str and g))
             and _texts(obj["citations"]) and _texts(obj["obligations"])
+            and (obj["log_required"] is None or type(obj["log_required"]) is bool)
             and type(sealed) is str and len(sealed) >= _MIN_SEALED_CHARS):
         return False
     # Canonical base64 only (audit/_codec.py): strict alphabet and padding, zero pad bits.
@@ -181,18 +186,23 @@ class _Findings:
 
 def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *,
                     checkpoint_note: str | None = None, from_checkpoint: bool = False,
+                    latest_checkpoint_only: bool = False,
                     batch: int = 20_000) -> VerificationReport:
     """Verify the stored log (see the module's docstring).
 
     ``vkey`` authenticates the stored checkpoints (and ``checkpoint_note``, one kept
     outside the database, which is how a truncated log with its checkpoints removed is
     still caught). ``from_checkpoint`` trusts the entries the latest verified
-    checkpoint covers as far as the stored tree nodes match it, and reads only the rest.
+    checkpoint covers as far as the stored tree nodes match it, and reads only the rest;
+    with ``latest_checkpoint_only`` only that checkpoint's signature is checked, so the
+    cost grows with the entries since it and not with the checkpoints signed (the API's
+    integrity status; ``audit verify`` checks them all).
     """
     session = repo.session
     found = _Findings()
     head = session.execute(sa.select(_head).where(_head.c.id == 1)).mappings().one_or_none()
-    checkpoints = _verified_checkpoints(session, vkey, checkpoint_note, found)
+    checkpoints = _verified_checkpoints(session, vkey, checkpoint_note, found,
+                                        latest_only=latest_checkpoint_only)
     start, tree, prev = 0, _Tree(), None
     if from_checkpoint and checkpoints and not found:
         resumed = _resume(repo, checkpoints[-1], found)
@@ -217,6 +227,7 @@ def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *
         pending = []
 
     sha = hashlib.sha256
+    sealed_parts = _SealedParts(repo, found)
     for rows in _pages(session, start, batch):
         objs: list[Any] = []
         for row in rows:
@@ -237,10 +248,12 @@ def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *
                 obj = _slow_entry(leaf, size, prev, found)
             if obj is not None and not found.needs_full_read:
                 _check_columns(row, obj, found)
+                sealed_parts.add(row, obj)
             digest = sha(b"\x00" + leaf).digest()
             pending.append(digest)
             prev = _b64(digest)
             size += 1
+        sealed_parts.check()
         flush()
     flush()
 
@@ -262,14 +275,16 @@ def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *
 
 
 def _pages(session: Any, start: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
-    """Pages of (seq, leaf, time, event, requester_category, decision, clause, request_id)
-    as the driver gives them: no ORM rows, no type processing (most of the time a row
-    would otherwise take). Keyset pages, each a short query in the session's transaction.
+    """Pages of (seq, leaf, time, event, requester_category, decision, clause, request_id,
+    student_id, requester_id) as the driver gives them: no ORM rows, no type processing
+    (most of the time a row would otherwise take). Keyset pages, each a short query in the
+    session's transaction.
     """
     dbapi = session.connection().connection.dbapi_connection
     mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
-    sql = ("SELECT seq, leaf, time, event, requester_category, decision, clause, request_id "
-           f"FROM access_log_entries WHERE seq > {mark} ORDER BY seq LIMIT {mark}")
+    sql = ("SELECT seq, leaf, time, event, requester_category, decision, clause, request_id, "
+           "student_id, requester_id FROM access_log_entries "
+           f"WHERE seq > {mark} ORDER BY seq LIMIT {mark}")
     after = start - 1
     cursor = dbapi.cursor()
     try:
@@ -327,6 +342,74 @@ def _check_columns(row: tuple[Any, ...], obj: dict[str, Any], found: _Findings) 
                    "say what the entry says: they were changed")
 
 
+def _uuid(value: Any) -> uuid.UUID | None | str:
+    """A uuid column as the driver gives it (SQLite: hex text); unreadable: the text."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return str(value)
+
+
+class _SealedParts:
+    """Checks ``student_id`` and ``requester_id`` against each entry's identifying part:
+    at once where it is in the clear, a page at a time where it is sealed, opened with the
+    student's content key (keys destroyed with the records leave those columns unchecked:
+    nothing can open them any more)."""
+
+    def __init__(self, repo: AccessLogRepository, found: _Findings) -> None:
+        self._repo, self._found = repo, found
+        self._keys: dict[uuid.UUID, bytes | None] = {}
+        self._page: list[tuple[int, str, str, uuid.UUID, Any]] = []
+
+    def add(self, row: tuple[Any, ...], obj: dict[str, Any]) -> None:
+        seq, student_id, requester_id = row[0], _uuid(row[8]), _uuid(row[9])
+        if "identifying" in obj:
+            part = obj["identifying"]
+            self._compare(seq, student_id, requester_id, part["student_ref"],
+                          part["requester_identity"])
+        elif not isinstance(student_id, uuid.UUID):
+            self._changed(seq, ["student_id"])  # a sealed entry is about a student
+        else:
+            self._page.append((seq, obj["event"], obj["sealed"], student_id, requester_id))
+
+    def check(self) -> None:
+        wanted = {item[3] for item in self._page} - set(self._keys)
+        if wanted:
+            opened = self._repo._opening_keys(wanted)
+            self._keys.update((sid, opened.get(sid)) for sid in wanted)
+        for seq, event, sealed, student_id, requester_id in self._page:
+            key = self._keys[student_id]
+            if key is None:
+                continue
+            try:
+                part = open_sealed(key, b64decode(sealed, what="sealed"), sealing_aad(seq, event))
+            except (SealError, ValueError):
+                # The student's live key does not open it: the column names another student.
+                self._changed(seq, ["student_id"])
+                continue
+            self._compare(seq, student_id, requester_id, part.get("student_ref"),
+                          part.get("requester_identity"))
+        self._page = []
+
+    def _compare(self, seq: int, student_id: Any, requester_id: Any, student_ref: Any,
+                 identity: Any) -> None:
+        from gateway.store.access_log import requester_id_of
+
+        wrong = []
+        if (str(student_id) if student_id is not None else None) != student_ref:
+            wrong.append("student_id")
+        if requester_id != requester_id_of(identity if isinstance(identity, str) else None):
+            wrong.append("requester_id")
+        if wrong:
+            self._changed(seq, wrong)
+
+    def _changed(self, seq: int, columns: list[str]) -> None:
+        self._found.note(seq, f"entry {seq}'s search columns ({', '.join(columns)}) do not "
+                         "say what the entry says: they were changed")
+
+
 def _check_head(head: Any, size: int, root: bytes, tree: _Tree, prev: str | None,
                 found: _Findings) -> None:
     if head is None:
@@ -345,13 +428,16 @@ def _check_head(head: Any, size: int, root: bytes, tree: _Tree, prev: str | None
 
 
 def _verified_checkpoints(session: Any, vkey: VerifierKey | str | None,
-                          note: str | None, found: _Findings) -> list[Checkpoint]:
+                          note: str | None, found: _Findings, *,
+                          latest_only: bool = False) -> list[Checkpoint]:
     """Stored checkpoints (and ``note``) whose signatures verify, smallest first."""
     if vkey is None:
         return []
     verified: dict[int, Checkpoint] = {}
-    rows = session.execute(sa.select(_checkpoints.c.size, _checkpoints.c.root,
-                                     _checkpoints.c.note).order_by(_checkpoints.c.size))
+    stmt = sa.select(_checkpoints.c.size, _checkpoints.c.root, _checkpoints.c.note)
+    if latest_only:
+        stmt = stmt.order_by(_checkpoints.c.size.desc()).limit(1)
+    rows = session.execute(stmt.order_by(_checkpoints.c.size))
     for size, root, text in rows:
         try:
             cp = parse_and_verify(text, vkey)

@@ -443,6 +443,7 @@ class AccessLogEntry(Base):
     __table_args__ = (
         sa.CheckConstraint("seq >= 0", name="seq_not_negative"),
         sa.Index("ix_access_log_entries_student_id_seq", "student_id", "seq"),
+        sa.Index("ix_access_log_entries_requester_id_seq", "requester_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
@@ -454,6 +455,9 @@ class AccessLogEntry(Base):
     clause: Mapped[str | None] = mapped_column(sa.String(100))
     student_id: Mapped[uuid.UUID | None]
     request_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # The requester's registered id (a gateway uuid, not student data), so a custodian can
+    # find someone's accesses without opening every entry.
+    requester_id: Mapped[uuid.UUID | None]
 
 
 class AccessLogNode(Base):

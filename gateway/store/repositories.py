@@ -133,6 +133,15 @@ class StudentRepository(_Repository):
         return ImportReport(created=tuple(s.id for s in created),
                             updated=tuple(s.id for s in updated))
 
+    def sis_ids(self, student_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The SIS ids of those of these students the district still holds."""
+        ids, found = sorted(set(student_ids)), {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            rows = self.session.execute(select(Student.id, Student.sis_id)
+                                        .where(Student.id.in_(ids[start:start + _IN_CHUNK])))
+            found.update((student_id, sis_id) for student_id, sis_id in rows)
+        return found
+
     def _by_sis_ids(self, sis_ids: list[str]) -> dict[str, Student]:
         found: dict[str, Student] = {}
         for start in range(0, len(sis_ids), _IN_CHUNK):

@@ -78,6 +78,7 @@ def test_the_decision_fills_decision_clause_citations_and_obligations(
     assert (clear["decision"], clear["clause"], clear["citations"], clear["obligations"]) == (
         "permit", "school_official", ["Ed Code 49076(a)(1)(A)"],
         ["notify_parent_within_24_hours"])
+    assert clear["log_required"] is True  # Ed Code 49064: the student's log lists it
     assert "sealed" in clear and "Reyes" not in stored.leaf().decode()
 
 
@@ -101,8 +102,12 @@ def test_search_by_student_category_time_clause_decision_and_event(
         assert [e.seq for e in log.search(event=EventType.DENIAL)] == [1]
         assert [e.seq for e in log.search(newest_first=True, limit=2)] == [2, 1]
         assert [e.seq for e in log.search(after_seq=0, limit=1)] == [1]
+        assert [e.seq for e in log.search(requester_id=uuid.UUID(int=1))] == [0]
+        assert [e.log_required for e in log.search()] == [True, False, True]
         (opened,) = log.open(log.search(student_id=bob))
     assert opened.entry is not None
+    # "[x]" is no requester id: the column stays empty rather than guessing.
+    assert opened.logged.requester_id is None
     assert opened.entry.requester == police
     assert opened.entry.student_ref == str(bob)
     assert opened.entry.stated_interest == "plans reading group"

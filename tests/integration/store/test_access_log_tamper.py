@@ -191,3 +191,52 @@ def test_verify_from_the_checkpoint_finds_tampering_after_it(log, unit_of_work, 
     report = verify(unit_of_work, signer, from_checkpoint=True)
 
     assert not report.ok and report.first_bad_seq == 6, report.summary()
+
+
+def _uuid_param(connection: Connection, value: uuid.UUID) -> str:
+    # The driver's own spelling of a uuid column: SQLite keeps hex text.
+    return value.hex if connection.dialect.name == "sqlite" else str(value)
+
+
+def test_a_changed_requester_id_is_named(log, unit_of_work, signer, owner,
+                                         connection) -> None:
+    # Sealed: verify opens the entry with the student's content key to compare.
+    owner("UPDATE access_log_entries SET requester_id = :id WHERE seq = 5",
+          {"id": _uuid_param(connection, uuid.UUID(int=2))})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 5, report.summary()
+    assert "requester_id" in report.problem
+
+
+def test_an_entry_moved_to_another_student_is_named(log, unit_of_work, signer, owner,
+                                                     connection) -> None:
+    with unit_of_work() as uow:
+        other = uow.access_log.get(1).student_id
+    owner("UPDATE access_log_entries SET student_id = :id WHERE seq = 2",
+          {"id": _uuid_param(connection, other)})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 2, report.summary()
+    assert "student_id" in report.problem
+
+
+def test_the_requester_id_of_an_entry_about_no_student_is_checked(
+        log, unit_of_work, signer, owner, connection) -> None:
+    custodian = uuid.uuid4()
+    with unit_of_work() as uow:
+        uow.access_log.append(EventType.ACCESS_LOG_VIEW, at=T0,
+                              requester=Requester(f"Custodian [{custodian}]", "custodian"),
+                              action="view_access_log", outcome="searched")
+        uow.commit()
+        assert uow.access_log.get(SIZE).requester_id == custodian
+    assert verify(unit_of_work, signer).ok
+    owner("UPDATE access_log_entries SET requester_id = NULL WHERE seq = :seq",
+          {"seq": SIZE})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == SIZE, report.summary()
+    assert "requester_id" in report.problem

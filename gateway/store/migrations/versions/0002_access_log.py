@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("clause", sa.String(100), nullable=True),
         sa.Column("student_id", sa.Uuid(), nullable=True),
         sa.Column("request_id", sa.String(64), nullable=True),
+        sa.Column("requester_id", sa.Uuid(), nullable=True),
         sa.CheckConstraint("seq >= 0", name=op.f("ck_access_log_entries_seq_not_negative")),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_access_log_entries")),
     )
@@ -64,6 +65,8 @@ def upgrade() -> None:
                     ["request_id"])
     op.create_index(op.f("ix_access_log_entries_student_id_seq"), "access_log_entries",
                     ["student_id", "seq"])
+    op.create_index(op.f("ix_access_log_entries_requester_id_seq"), "access_log_entries",
+                    ["requester_id", "seq"])
     op.create_table(
         "access_log_nodes",
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),

@@ -1,0 +1,384 @@
+"""Reading the access log: the custodian's searches, exports, integrity status and proofs,
+and a student's Ed Code 49064 access log for those the law lets read it.
+
+Every reading of the log is itself an entry (``access_log_view``), appended in the
+reading's own transaction: if it cannot be written, nothing of the log is returned.
+A custodian's search across students names no student; a reading about one student
+names that student, so that it is sealed under, and destroyed with, their content key.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from audit.events import EntryError, EventType, Requester
+from gateway.policy.decision import Decision, Outcome
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.facts import AccessQuestion, Action, RecordType, RequesterCategory
+from gateway.services.access import (
+    LOGGED_AS,
+    OUTCOME,
+    Caller,
+    evidence_on_file,
+    registered_requester,
+    requester_fact,
+)
+from gateway.store import models
+from gateway.store.access_log import (
+    AccessLogError,
+    LoggedEntry,
+    OpenedEntry,
+    SignedCheckpoint,
+    TreeHead,
+    requester_identity,
+)
+from gateway.store.crypto import CryptoError
+from gateway.store.uow import UnitOfWork
+
+MAX_PAGE = 500
+MAX_SEQ = 2**63 - 1  # the column is a BIGINT: a larger seq names no entry
+EXPORT_BATCH = 500
+# A student's 49064 log skips the entries it need not list (Ed Code 49064 exemptions);
+# this bounds the entries one page may read past before handing back where it stopped.
+STUDENT_LOG_SCAN = 20 * MAX_PAGE
+# A permitted reading of a student's log is an access_log_view; the others as a read's.
+READING_LOGGED_AS = {**LOGGED_AS, Outcome.PERMIT: EventType.ACCESS_LOG_VIEW}
+
+
+class AccessLogServiceError(Exception):
+    """A reading of the log the service refuses, or cannot complete."""
+
+
+class NotTheCustodian(AccessLogServiceError):
+    """Only the custodian of records reads the whole log (5 CCR 433; Ed Code 49064)."""
+
+
+class UnknownStudent(AccessLogServiceError):
+    """No student with that SIS id."""
+
+
+class NoSuchEntry(AccessLogServiceError):
+    """No entry at that seq."""
+
+
+class NotYetCheckpointed(AccessLogServiceError):
+    """No signed checkpoint covers the entry yet, so there is nothing to prove it against."""
+
+
+class ViewNotRecorded(AccessLogServiceError):
+    """The reading could not be entered in the log, so nothing of the log is returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who is reading the log, per the access token, and the request's id."""
+
+    caller: Caller
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """What a custodian searches the log by. ``since`` inclusive, ``until`` exclusive."""
+
+    student_sis_id: str | None = None
+    requester_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    clause: str | None = None
+    decision: str | None = None
+    event: str | None = None  # an EventType value
+
+
+@dataclass(frozen=True, slots=True)
+class ShownEntry:
+    """An entry as the log's reader sees it: opened where the content key still exists."""
+
+    opened: OpenedEntry
+    sis_id: str | None  # None once the district no longer holds the student
+
+    def as_dict(self) -> dict[str, Any]:
+        logged, entry = self.opened.logged, self.opened.entry
+        clear = logged.stored.clear
+        return {
+            "seq": logged.seq, "time": clear["time"], "event": logged.event.value,
+            "requester_category": logged.requester_category,
+            "requester_id": logged.requester_id,
+            "requester": entry.requester.identity if entry and entry.requester else None,
+            "student_id": logged.student_id, "sis_id": self.sis_id,
+            "records": [r.as_dict() for r in entry.records] if entry else [],
+            "action": clear["action"],
+            "purpose": entry.purpose if entry else None,
+            "stated_interest": entry.stated_interest if entry else None,
+            "decision": logged.decision, "clause": logged.clause,
+            "citations": list(clear["citations"]), "obligations": list(clear["obligations"]),
+            "log_required": clear["log_required"], "request_id": logged.request_id,
+            "policy_version": clear["policy_version"], "outcome": clear["outcome"],
+            "content_destroyed": self.opened.content_destroyed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    entries: tuple[ShownEntry, ...]
+    next_after: int | None  # pass as ``after`` for the next page; None: no more
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityStatus:
+    head: TreeHead
+    checkpoint: SignedCheckpoint | None
+    verification: dict[str, Any] | None  # None: no checkpoint to verify from yet
+
+
+@dataclass(frozen=True, slots=True)
+class StudentLog:
+    """The answer to a 49064 log request: the decision, and the entries on a permit."""
+
+    decision: Decision
+    page: LogPage | None = None
+
+
+class AccessLogService:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
+                 clock: Callable[[], datetime], zone: ZoneInfo,
+                 verifier_key: Callable[[], str]) -> None:
+        self._uow = unit_of_work
+        self._policy = policy
+        self._clock = clock
+        self._zone = zone
+        self._verifier_key = verifier_key
+
+    # -- the custodian's API -----------------------------------------------------------
+
+    def search(self, reader: Reader, where: LogFilter, *, after: int | None = None,
+               limit: int = 100, newest_first: bool = False) -> LogPage:
+        """A page of entries, opened; the search itself is entered in the log."""
+        limit = max(1, min(limit, MAX_PAGE))
+        with self._uow() as uow:
+            custodian = _custodian(uow, reader)
+            student_id = _student_id(uow, where.student_sis_id)
+            found = uow.access_log.search(**_columns(where, student_id), after_seq=after,
+                                          limit=limit, newest_first=newest_first)
+            entries = _shown(uow, found)
+            self._viewed(uow, reader, custodian, student_id, "searched")
+        return LogPage(entries, found[-1].seq if len(found) == limit else None)
+
+    def export(self, reader: Reader, where: LogFilter, render: str) -> Iterator[bytes]:
+        """The entries the filter finds, opened, as CSV or JSON lines, streamed a page at a
+        time. The export is entered in the log before the first byte; it holds the
+        entries committed up to and including that entry."""
+        with self._uow() as uow:
+            custodian = _custodian(uow, reader)
+            student_id = _student_id(uow, where.student_sis_id)
+            stop = self._viewed(uow, reader, custodian, student_id, f"exported_{render}")
+        columns = _columns(where, student_id)
+        return (_csv_lines if render == "csv" else _json_lines)(self._pages(columns, stop))
+
+    def verifiable_export(self, reader: Reader) -> Iterator[bytes]:
+        """Every stored entry, as ``python -m audit.verify`` reads it, up to and including
+        this export's own entry."""
+        with self._uow() as uow:
+            custodian = _custodian(uow, reader)
+            stop = self._viewed(uow, reader, custodian, None, "exported_verifiable")
+
+        def lines() -> Iterator[bytes]:
+            with self._uow() as uow:
+                yield from uow.access_log.export_lines(0, stop + 1)
+        return lines()
+
+    def integrity(self, reader: Reader) -> IntegrityStatus:
+        """Tree size and root, the latest checkpoint, and the log verified from it (only
+        the entries since it are read: the nightly ``audit verify`` reads them all)."""
+        with self._uow() as uow:
+            custodian = _custodian(uow, reader)
+            log = uow.access_log
+            head, checkpoint = log.head(), log.latest_checkpoint()
+            verification = None
+            if checkpoint is not None:
+                verification = log.verify(self._verifier_key(), from_checkpoint=True,
+                                          latest_checkpoint_only=True).as_dict()
+            self._viewed(uow, reader, custodian, None, "integrity_checked")
+        return IntegrityStatus(head, checkpoint, verification)
+
+    def proof(self, reader: Reader, seq: int) -> dict[str, Any]:
+        """Entry ``seq`` (sealed, as stored) and its inclusion proof against the latest
+        signed checkpoint: what ``python -m audit.verify --proof`` checks."""
+        with self._uow() as uow:
+            custodian = _custodian(uow, reader)
+            if seq > MAX_SEQ:
+                raise NoSuchEntry(f"there is no entry {seq}")
+            try:
+                logged = uow.access_log.get(seq)
+            except AccessLogError:
+                raise NoSuchEntry(f"there is no entry {seq}") from None
+            try:
+                bundle = uow.access_log.proof_bundle(seq)
+            except AccessLogError:
+                raise NotYetCheckpointed(f"no checkpoint covers entry {seq} yet") from None
+            self._viewed(uow, reader, custodian, logged.student_id, "proved")
+        return bundle
+
+    # -- a student's access log (Ed Code 49064) --------------------------------------
+
+    def student_log(self, reader: Reader, sis_id: str, *, purpose: str,
+                    after: int | None = None, limit: int = 100) -> StudentLog:
+        """Ask the engine (``view_access_log``); on a permit, the entries the log must list
+        (those whose decision required it) with who asked, for which records, why and
+        when. Whatever the decision, the request is entered in the log."""
+        limit = max(1, min(limit, MAX_PAGE))
+        now = self._clock()
+        today = now.astimezone(self._zone).date()
+        with self._uow() as uow:
+            requester = registered_requester(uow, reader.caller)
+            student = uow.students.by_sis_id(sis_id)
+            if student is None:
+                raise UnknownStudent("no student with that SIS id")
+            decision = self._policy.decide(AccessQuestion(
+                requester=requester_fact(uow, requester, student.id),
+                student=student.as_fact(), action=Action.VIEW_ACCESS_LOG,
+                record_type=RecordType.ACCESS_LOG, purpose=purpose,
+                evidence=evidence_on_file(uow, requester.id, student.id,
+                                          RecordType.ACCESS_LOG, now, today)), today)
+            page = None
+            if decision.outcome is Outcome.PERMIT:
+                page = _required_entries(uow, student.id, after, limit)
+            self._viewed(uow, reader, requester, student.id, OUTCOME[decision.outcome],
+                         decision=decision, purpose=purpose,
+                         event=READING_LOGGED_AS[decision.outcome])
+        return StudentLog(decision, page)
+
+    # -- shared ------------------------------------------------------------------------
+
+    def _viewed(self, uow: UnitOfWork, reader: Reader, requester: models.Requester,
+                student_id: uuid.UUID | None, outcome: str, *,
+                decision: Decision | None = None, purpose: str = "records_administration",
+                event: EventType = EventType.ACCESS_LOG_VIEW) -> int:
+        """Enter this reading in the log and commit it with the reading; its seq."""
+        try:
+            stored = uow.access_log.append(
+                event, at=self._clock(), student_id=student_id,
+                requester=Requester(requester_identity(requester.id, requester.display_name),
+                                    requester.category.value),
+                action=Action.VIEW_ACCESS_LOG.value, purpose=purpose, decision=decision,
+                request_id=reader.request_id, policy_version=self._policy.pack.version,
+                outcome=outcome)
+            uow.commit()
+        except (SQLAlchemyError, EntryError, CryptoError) as exc:
+            # Fail closed: a reading of the log that cannot be logged does not happen.
+            raise ViewNotRecorded("the reading of the log could not be recorded") from exc
+        return stored.seq
+
+    def _pages(self, columns: dict[str, Any], stop: int) -> Iterator[ShownEntry]:
+        # Keyset pages, each its own short transaction: bounded memory, no long cursor.
+        after = None
+        while True:
+            with self._uow() as uow:
+                found = [e for e in uow.access_log.search(**columns, after_seq=after,
+                                                          limit=EXPORT_BATCH) if e.seq <= stop]
+                shown = _shown(uow, found)
+            yield from shown
+            if len(found) < EXPORT_BATCH:
+                return
+            after = found[-1].seq
+
+
+def _custodian(uow: UnitOfWork, reader: Reader) -> models.Requester:
+    requester = registered_requester(uow, reader.caller)
+    if requester.category is not RequesterCategory.CUSTODIAN:
+        raise NotTheCustodian("only the custodian of records reads the whole access log")
+    return requester
+
+
+def _student_id(uow: UnitOfWork, sis_id: str | None) -> uuid.UUID | None:
+    if sis_id is None:
+        return None
+    student = uow.students.by_sis_id(sis_id)
+    if student is None:
+        raise UnknownStudent("no student with that SIS id")
+    return student.id
+
+
+def _columns(where: LogFilter, student_id: uuid.UUID | None) -> dict[str, Any]:
+    return {"student_id": student_id, "requester_id": where.requester_id,
+            "since": where.since, "until": where.until, "clause": where.clause,
+            "decision": where.decision, "event": where.event}
+
+
+def _shown(uow: UnitOfWork, found: list[LoggedEntry]) -> tuple[ShownEntry, ...]:
+    sis_ids = uow.students.sis_ids(e.student_id for e in found if e.student_id is not None)
+    return tuple(ShownEntry(opened, sis_ids.get(opened.logged.student_id))
+                 for opened in uow.access_log.open(found))
+
+
+def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, after: int | None,
+                      limit: int) -> LogPage:
+    """A page of the entries the student's 49064 log lists; reads at most
+    STUDENT_LOG_SCAN entries past ``after`` and says where it stopped."""
+    kept: list[LoggedEntry] = []
+    last, scanned = after, 0
+    while scanned < STUDENT_LOG_SCAN:
+        found = uow.access_log.search(student_id=student_id, after_seq=last, limit=MAX_PAGE)
+        for entry in found:
+            last, scanned = entry.seq, scanned + 1
+            if entry.log_required:
+                kept.append(entry)
+                if len(kept) == limit:
+                    return LogPage(_shown(uow, kept), last)
+        if len(found) < MAX_PAGE:
+            return LogPage(_shown(uow, kept), None)
+    return LogPage(_shown(uow, kept), last)
+
+
+# --- Exports ------------------------------------------------------------------------
+
+CSV_COLUMNS = ("seq", "time", "event", "requester_category", "requester_id", "requester",
+               "sis_id", "student_id", "records", "action", "purpose", "stated_interest",
+               "decision", "clause", "citations", "obligations", "log_required",
+               "request_id", "policy_version", "outcome", "content_destroyed")
+# A cell a spreadsheet would run as a formula (OWASP CSV injection) is quoted with '.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        value = ";".join(f"{v['type']}:{v['id']}" if isinstance(v, dict) else str(v)
+                         for v in value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_lines(entries: Iterator[ShownEntry]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(row: Any) -> bytes:
+        writer.writerow(row)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text.encode("utf-8")
+
+    yield line(CSV_COLUMNS)
+    for entry in entries:
+        shown = entry.as_dict()
+        yield line(_cell(shown[name]) for name in CSV_COLUMNS)
+
+
+def _json_lines(entries: Iterator[ShownEntry]) -> Iterator[bytes]:
+    for entry in entries:
+        yield json.dumps(entry.as_dict(), default=str, separators=(",", ":")).encode() + b"\n"
