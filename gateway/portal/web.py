@@ -25,6 +25,12 @@ from gateway.services.access import (
     UnknownStudentOrRecord,
     UnregisteredRequester,
 )
+from gateway.services.access_log import (
+    NoSuchEntry,
+    NotYetCheckpointed,
+    UnknownStudent,
+    ViewNotRecorded,
+)
 from gateway.services.challenges import (
     ChallengeAlreadyDecided,
     ChallengeRefused,
@@ -146,6 +152,18 @@ def _register_error_pages(bp: Blueprint) -> None:
         return error_page(409, _("Already answered"), _(
             "This challenge was decided already; nothing was changed."))
 
+    @bp.errorhandler(NotYetCheckpointed)
+    def not_yet(_exc: NotYetCheckpointed):
+        return error_page(409, _("Please try again"), _(
+            "The district's log has not yet signed a checkpoint that covers this entry. "
+            "Try again in a minute."))
+
+    @bp.errorhandler(ViewNotRecorded)
+    def view_not_recorded(_exc: ViewNotRecorded):
+        log.warning("log_view_not_recorded")
+        return error_page(503, _("Please try again"), _(
+            "Your reading of the log could not be recorded right now, so nothing is shown."))
+
     @bp.errorhandler(RetentionError)
     def retention_refused(exc: RetentionError):
         return error_page(409, _("Nothing was changed"), str(exc))
@@ -160,6 +178,8 @@ def _register_error_pages(bp: Blueprint) -> None:
     @bp.errorhandler(UnknownConsent)
     @bp.errorhandler(UnknownDuty)
     @bp.errorhandler(UnknownChallenge)
+    @bp.errorhandler(UnknownStudent)
+    @bp.errorhandler(NoSuchEntry)
     @bp.errorhandler(UnknownRecipient)
     def no_such(_exc: Exception):
         return error_page(404, _("Not found"), _(

@@ -28,6 +28,7 @@ from gateway.services.records_requests import RecordsRequestService
 from gateway.services.retention import RetentionService  # issue 5
 from gateway.services.retention_console import RetentionConsole
 from gateway.settings import Settings
+from gateway.store.access_log import LogSigner
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.uow import UnitOfWork
 
@@ -46,7 +47,7 @@ class Services:
     tokens: AccessTokenValidator | None
     requests_config: RequestsConfig  # the district's calendar and copy charges
     clock: Callable[[], datetime] = utc_now
-    _verifier_key: str | None = field(default=None, init=False, repr=False)
+    _signer: LogSigner | None = field(default=None, init=False, repr=False)
 
     def today(self) -> date:
         """The regulation counts days in the district's own time zone."""
@@ -64,15 +65,19 @@ class Services:
     @property
     def access_log(self) -> AccessLogService:
         return AccessLogService(self.unit_of_work, self.policy, self.clock,
-                                self.settings.zone, self.audit_verifier_key)
+                                self.settings.zone, self.audit_verifier_key,
+                                signer=self.audit_signer)
 
-    def audit_verifier_key(self) -> str:
-        """The public key of the log's checkpoints (made in development on first use)."""
+    def audit_signer(self) -> LogSigner:
+        """The signer of the log's checkpoints (made in development on first use)."""
         from gateway.audit_signing import log_signer
 
-        if self._verifier_key is None:
-            self._verifier_key = log_signer(self.settings).verifier_key
-        return self._verifier_key
+        if self._signer is None:
+            self._signer = log_signer(self.settings)
+        return self._signer
+
+    def audit_verifier_key(self) -> str:
+        return self.audit_signer().verifier_key
 
     # --- the parent portal and the custodian's console (gateway.portal) ---
     @property

@@ -37,6 +37,7 @@ from gateway.store import models
 from gateway.store.access_log import (
     AccessLogError,
     LoggedEntry,
+    LogSigner,
     OpenedEntry,
     SignedCheckpoint,
     TreeHead,
@@ -152,7 +153,9 @@ class StudentLog:
 class AccessLogService:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
                  clock: Callable[[], datetime], zone: ZoneInfo,
-                 verifier_key: Callable[[], str]) -> None:
+                 verifier_key: Callable[[], str],
+                 signer: Callable[[], LogSigner] | None = None) -> None:
+        self._signer = signer  # to sign a checkpoint on demand, for a proof
         self._uow = unit_of_work
         self._policy = policy
         self._clock = clock
@@ -232,31 +235,76 @@ class AccessLogService:
     # -- a student's access log (Ed Code 49064) --------------------------------------
 
     def student_log(self, reader: Reader, sis_id: str, *, purpose: str,
-                    after: int | None = None, limit: int = 100) -> StudentLog:
+                    after: int | None = None, limit: int = 100,
+                    with_own_disclosures: bool = False) -> StudentLog:
         """Ask the engine (``view_access_log``); on a permit, the entries the log must list
         (those whose decision required it) with who asked, for which records, why and
-        when. Whatever the decision, the request is entered in the log."""
+        when. Whatever the decision, the request is entered in the log.
+
+        ``with_own_disclosures``: also the reader's own disclosures, which the law does not
+        require in the log (a parent's copies) but the portal shows its reader.
+        """
         limit = max(1, min(limit, MAX_PAGE))
-        now = self._clock()
-        today = now.astimezone(self._zone).date()
         with self._uow() as uow:
-            requester = registered_requester(uow, reader.caller)
-            student = uow.students.by_sis_id(sis_id)
-            if student is None:
-                raise UnknownStudent("no student with that SIS id")
-            decision = self._policy.decide(AccessQuestion(
-                requester=requester_fact(uow, requester, student.id),
-                student=student.as_fact(), action=Action.VIEW_ACCESS_LOG,
-                record_type=RecordType.ACCESS_LOG, purpose=purpose,
-                evidence=evidence_on_file(uow, requester.id, student.id,
-                                          RecordType.ACCESS_LOG, now, today)), today)
+            requester, student, decision = self._may_read_student_log(uow, reader, sis_id,
+                                                                      purpose)
             page = None
             if decision.outcome is Outcome.PERMIT:
-                page = _required_entries(uow, student.id, after, limit)
+                page = _required_entries(uow, student.id, after, limit,
+                                         also_by=requester.id if with_own_disclosures
+                                         else None)
             self._viewed(uow, reader, requester, student.id, OUTCOME[decision.outcome],
                          decision=decision, purpose=purpose,
                          event=READING_LOGGED_AS[decision.outcome])
         return StudentLog(decision, page)
+
+    def student_log_proof(self, reader: Reader, sis_id: str, seq: int, *,
+                          purpose: str) -> tuple[Decision, dict[str, Any] | None]:
+        """For one who may read the student's log: an entry of it with its inclusion
+        proof, to check offline (``python -m audit.verify --proof``)."""
+        with self._uow() as uow:
+            requester, student, decision = self._may_read_student_log(uow, reader, sis_id,
+                                                                      purpose)
+            bundle = None
+            if decision.outcome is Outcome.PERMIT:
+                try:
+                    logged = uow.access_log.get(seq) if seq <= MAX_SEQ else None
+                except AccessLogError:
+                    logged = None
+                if logged is None or logged.student_id != student.id:
+                    raise NoSuchEntry(f"the student's log has no entry {seq}")
+                bundle = self._proof_now(uow, seq)
+            self._viewed(uow, reader, requester, student.id,
+                         "proved" if bundle else OUTCOME[decision.outcome], decision=decision,
+                         purpose=purpose, event=READING_LOGGED_AS[decision.outcome])
+        return decision, bundle
+
+    def _proof_now(self, uow: UnitOfWork, seq: int) -> dict[str, Any]:
+        """The proof against the latest checkpoint, signing one now if none covers ``seq``
+        (checkpoints are also signed on demand, not only on the schedule)."""
+        try:
+            return uow.access_log.proof_bundle(seq)
+        except AccessLogError:
+            if self._signer is None:
+                raise NotYetCheckpointed(f"no checkpoint covers entry {seq} yet") from None
+        uow.access_log.checkpoint(self._signer(), self._clock())
+        return uow.access_log.proof_bundle(seq)
+
+    def _may_read_student_log(self, uow: UnitOfWork, reader: Reader, sis_id: str,
+                              purpose: str):
+        now = self._clock()
+        today = now.astimezone(self._zone).date()
+        requester = registered_requester(uow, reader.caller)
+        student = uow.students.by_sis_id(sis_id)
+        if student is None:
+            raise UnknownStudent("no student with that SIS id")
+        decision = self._policy.decide(AccessQuestion(
+            requester=requester_fact(uow, requester, student.id),
+            student=student.as_fact(), action=Action.VIEW_ACCESS_LOG,
+            record_type=RecordType.ACCESS_LOG, purpose=purpose,
+            evidence=evidence_on_file(uow, requester.id, student.id,
+                                      RecordType.ACCESS_LOG, now, today)), today)
+        return requester, student, decision
 
     # -- shared ------------------------------------------------------------------------
 
@@ -322,16 +370,18 @@ def _shown(uow: UnitOfWork, found: list[LoggedEntry]) -> tuple[ShownEntry, ...]:
 
 
 def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, after: int | None,
-                      limit: int) -> LogPage:
-    """A page of the entries the student's 49064 log lists; reads at most
-    STUDENT_LOG_SCAN entries past ``after`` and says where it stopped."""
+                      limit: int, also_by: uuid.UUID | None = None) -> LogPage:
+    """A page of the entries the student's 49064 log lists (and, with ``also_by``, that
+    requester's own disclosures); reads at most STUDENT_LOG_SCAN entries past ``after``
+    and says where it stopped."""
     kept: list[LoggedEntry] = []
     last, scanned = after, 0
     while scanned < STUDENT_LOG_SCAN:
         found = uow.access_log.search(student_id=student_id, after_seq=last, limit=MAX_PAGE)
         for entry in found:
             last, scanned = entry.seq, scanned + 1
-            if entry.log_required:
+            if entry.log_required or (also_by is not None and entry.requester_id == also_by
+                                       and entry.event is EventType.DISCLOSURE):
                 kept.append(entry)
                 if len(kept) == limit:
                     return LogPage(_shown(uow, kept), last)

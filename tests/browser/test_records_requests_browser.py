@@ -1,15 +1,18 @@
 """A parent asks for copies, the custodian of records fulfils the request, the parent
-downloads the PDF: in Chromium, signed in through the real OpenID provider."""
+downloads the PDF and finds the disclosure, with its proof, in the student's access log:
+in Chromium, signed in through the real OpenID provider."""
 
 from __future__ import annotations
 
 import datetime
 import io
+import json
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from audit.verify import verify_proof_bundle
 from gateway.policy.facts import RecordType
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
 
@@ -56,3 +59,17 @@ def test_a_parent_asks_for_copies_the_custodian_fulfils_and_the_parent_downloads
 
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Grade 6 Mathematics: A-" in text and "Zoë Ångström-Núñez" in text
+
+    # The copies are in the student's access log, with a proof to check offline.
+    parent.goto(portal.url("/students"))
+    parent.get_by_role("link", name=f"Access log of student {sis_id}").click()
+    disclosure = parent.locator("tbody tr", has_text="Records given")
+    expect(disclosure).to_contain_text("Zoë Ångström-Núñez")
+    expect(disclosure).to_contain_text("courses and marks")
+    assert_accessible(parent, axe_source)
+    screenshot(parent, portal, "access-log-en")
+    with parent.expect_download() as waiting:
+        disclosure.get_by_role("link", name="Proof of entry").click()
+    bundle = json.loads(waiting.value.path().read_text())
+    verifier_key = portal.app.extensions["gateway"].audit_verifier_key()
+    assert verify_proof_bundle(bundle, verifier_key).ok
