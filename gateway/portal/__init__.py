@@ -14,13 +14,23 @@ from flask import Flask, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from gateway.portal import auth, consents, console, i18n, pages, requests, rights, student_log
+from gateway.portal import (
+    auth,
+    consents,
+    console,
+    console_log,
+    i18n,
+    pages,
+    requests,
+    rights,
+    student_log,
+)
 from gateway.portal.security import configure_sessions
 from gateway.portal.web import signed_in
 from gateway.settings import Settings
 
 BLUEPRINTS = (pages.bp, auth.bp, console.bp, requests.bp, consents.bp, rights.bp,
-              student_log.bp)
+              student_log.bp, console_log.bp)
 
 
 def init_app(app: Flask, settings: Settings) -> None:

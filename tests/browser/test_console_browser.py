@@ -62,3 +62,26 @@ def test_the_custodian_places_and_releases_a_legal_hold(portal, new_page, axe_so
     card.get_by_role("button", name=f"Release the hold on student {sis_id}").click()
     expect(page.get_by_role("status")).to_contain_text("The hold is released.")
     expect(page.locator(".card", has_text=sis_id)).to_have_count(0)
+
+
+def test_the_custodian_reviews_searches_and_exports_the_access_log(portal, new_page,
+                                                                  axe_source) -> None:
+    page = new_page("en-US")
+    sign_in(page, portal, "custodian.garcia", path="/console/log/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Access log")
+    expect(page.locator("#integrity-heading")).to_be_visible()
+    # The custodian's own reading is the newest entry.
+    page.get_by_label("Event").select_option("access_log_view")
+    page.get_by_role("button", name="Search the log").click()
+    expect(page.locator("tbody tr").first).to_contain_text("Elena Garcia")
+    assert_accessible(page, axe_source)
+    screenshot(page, portal, "console-log-en")
+
+    with page.expect_download() as waiting:
+        page.get_by_role("link", name="Export these entries as CSV").click()
+    csv_text = waiting.value.path().read_text()
+    assert csv_text.startswith("seq,time,event") and "access_log_view" in csv_text
+
+    page.goto(portal.url("/console/log/?since=yesterday"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "The search could not be understood")
