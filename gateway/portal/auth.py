@@ -11,7 +11,9 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from flask_babel import gettext as _
 
 from gateway.portal import i18n
-from gateway.portal.web import PERSON_KEY, error_page, portal_blueprint
+from gateway.portal.web import PERSON_KEY, error_page, portal_blueprint, signed_in
+from gateway.services import find
+from gateway.services.access import AccessError, Caller
 from gateway.settings import Settings
 
 log = structlog.get_logger("gateway.portal")
@@ -80,9 +82,25 @@ def callback():
     session.permanent = True
     session[PERSON_KEY] = {"iss": claims["iss"], "sub": claims["sub"]}
     session[ID_TOKEN_KEY] = token.get("id_token")
+    language = _settle_language(signed_in(), language)
     if language:
         session[i18n.SESSION_KEY] = language
     return redirect(target)
+
+
+def _settle_language(caller: Caller | None, chosen: str | None) -> str | None:
+    """A language chosen before signing in goes onto the account; otherwise the one the
+    account keeps (if any) becomes the session's."""
+    if caller is None:
+        return chosen
+    try:
+        if chosen in i18n.LANGUAGES:
+            find().portal.remember_language(caller, chosen)
+            return chosen
+        kept = find().portal.account(caller).preferred_language
+    except AccessError:  # not registered: the page that follows says so
+        return chosen
+    return kept if kept in i18n.LANGUAGES else None
 
 
 @bp.post("/logout")

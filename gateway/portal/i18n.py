@@ -56,7 +56,8 @@ def compiled_translations(source: Path = SOURCE) -> Path:
 
 
 def select_locale() -> str:
-    """The language the person chose on the site, else the browser's preference."""
+    """The language the person chose (on the site, or kept on their account and put in
+    the session at sign-in), else the browser's preference."""
     chosen = session.get(SESSION_KEY)
     if chosen in LANGUAGES:
         return chosen

@@ -8,6 +8,7 @@ from gateway.portal import i18n
 from gateway.portal.forms import LanguageForm
 from gateway.portal.web import login_required, portal_blueprint, signed_in
 from gateway.services import find
+from gateway.services.access import AccessError
 
 bp = portal_blueprint(Blueprint("portal", __name__, static_folder="static",
                                static_url_path="/portal/static", template_folder="templates"))
@@ -44,6 +45,12 @@ def language():
     form = LanguageForm()
     if form.validate_on_submit():
         session[i18n.SESSION_KEY] = form.language.data
+        caller = signed_in()
+        if caller is not None:
+            try:  # kept on the account too, for the next sign-in
+                find().portal.remember_language(caller, form.language.data)
+            except AccessError:  # signed in but not registered: the session keeps it
+                pass
     back = request.form.get("next", "")
     if not (back.startswith("/") and not back.startswith(("//", "/\\"))):
         back = url_for("portal.home")

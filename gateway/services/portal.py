@@ -63,6 +63,7 @@ class Account:
 
     display_name: str
     category: RequesterCategory
+    preferred_language: str | None = None
 
     @property
     def is_custodian(self) -> bool:
@@ -138,7 +139,16 @@ class PortalService:
         """The registered requester behind a login, or ``UnregisteredRequester``."""
         with self._uow() as uow:
             requester = registered_requester(uow, caller)
-            return Account(requester.display_name, requester.category)
+            return Account(requester.display_name, requester.category,
+                           requester.preferred_language)
+
+    def remember_language(self, caller: Caller, language: str) -> None:
+        """Keep the person's choice of language on their account, for every sign-in."""
+        with self._uow() as uow:
+            requester = registered_requester(uow, caller)
+            if requester.preferred_language != language:
+                requester.preferred_language = language
+                uow.commit()
 
     def my_students(self, caller: Caller) -> list[Standing]:
         """A parent's students, with what the engine says of the parent's access today.

@@ -209,6 +209,8 @@ class Requester(Base):
     volunteer: Mapped[flag]
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     created_at: Mapped[created_at]
+    # The language the person chose in the portal ("en", "es"); none: the browser's.
+    preferred_language: Mapped[str | None] = mapped_column(sa.String(8))
 
     def as_fact(self, guardianship: Guardianship | None = None,
                 legitimate_educational_interest: str = "") -> facts.Requester:

@@ -82,6 +82,22 @@ def test_a_parent_chooses_spanish_and_keeps_it(portal, new_page, axe_source) -> 
     screenshot(page, portal, "students-es")
 
 
+def test_the_language_is_kept_on_the_account_for_the_next_sign_in(portal, new_page) -> None:
+    import datetime
+
+    login, _ = portal.register_parent("Lucía Paz", "SIS-2003", verified=True,
+                                      birth_date=datetime.date(2014, 6, 6))
+    first = new_page("en-US")
+    sign_in(first, portal, login)
+    first.get_by_role("button", name="Español").click()
+    expect(first.get_by_role("heading", level=1)).to_have_text("Mis estudiantes")
+
+    elsewhere = new_page("en-US")  # another browser, English by its settings
+    sign_in(elsewhere, portal, login)
+
+    expect(elsewhere.get_by_role("heading", level=1)).to_have_text("Mis estudiantes")
+
+
 def test_an_unverified_parent_waits_for_the_custodian(portal, new_page) -> None:
     login, _ = portal.register_parent("Ana Torres", "SIS-2001", verified=False,
                                       birth_date=__import__("datetime").date(2015, 3, 3))
