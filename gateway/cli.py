@@ -351,6 +351,7 @@ def _print_portal(port: int) -> None:
                        asks for copies at {site}/students, downloads them at {site}/requests
     parent.okafor      a parent without legal custody of SIS-1001
     parent.rivera      a parent the custodian has not verified yet
+    student.johnson    SIS-1003, a graduate over 18: the rights are the student's own
     custodian.garcia   the custodian of records: {site}/console/ verifies parent.rivera,
                        {site}/console/requests fulfils or denies requests for records
   {site}/notice      the annual notice of rights (Ed Code 49063)

@@ -110,8 +110,8 @@ def seed(uow: UnitOfWork, issuer: str) -> Seeded:
 def _portal_samples(uow: UnitOfWork, requesters: dict[str, models.Requester],
                     students: dict[str, models.Student], custodian: models.Requester) -> None:
     """For the portal and console: Dana Johnson is also the parent of a graduate over 18
-    (the rights have passed to the student), and Sofía Rivera waits for the custodian to
-    verify her as the parent of SIS-1002."""
+    (the rights have passed to the student, who signs in as student.johnson), and Sofía
+    Rivera waits for the custodian to verify her as the parent of SIS-1002."""
     johnson, rivera = requesters["parent.johnson"], requesters["parent.rivera"]
     graduate, junior = students["SIS-1003"], students["SIS-1002"]
     if uow.guardianships.find(johnson.id, graduate.id) is None:
@@ -121,3 +121,9 @@ def _portal_samples(uow: UnitOfWork, requesters: dict[str, models.Requester],
     if uow.guardianships.find(rivera.id, junior.id) is None:
         uow.guardianships.add(models.Guardianship(
             parent_id=rivera.id, student_id=junior.id, parent_type=ParentType.NATURAL))
+    # The graduate's own login: the rights to SIS-1003's records are now the student's.
+    issuer = custodian.issuer
+    if uow.requesters.by_subject(issuer, "student.johnson") is None:
+        uow.requesters.add(models.Requester(
+            issuer=issuer, subject="student.johnson", display_name="Riley Johnson",
+            category=Cat.STUDENT, student_id=graduate.id))

@@ -117,6 +117,15 @@ class GuardianWriteSchema(Schema):
                        "false: withdraw a verification"})
 
 
+class StudentLoginSchema(Schema):
+    subject = fields.String(required=True, validate=[validate.Length(min=1, max=255),
+                                                     plain_text],
+                            metadata={"description": "The student's subject (`sub`) at the "
+                                      "district's OpenID provider"})
+    display_name = fields.String(required=True,
+                                 validate=[validate.Length(min=1, max=200), plain_text])
+
+
 class GuardianSchema(Schema):
     id = fields.UUID(required=True)
     parent = fields.Nested(ParentSchema, required=True)

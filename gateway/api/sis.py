@@ -46,6 +46,7 @@ from schemas.sis import (
     RecordAddedSchema,
     RecordDirectorySchema,
     StudentFieldsSchema,
+    StudentLoginSchema,
     StudentSchema,
 )
 
@@ -176,6 +177,21 @@ class Guardians(MethodView):
             both_parents_written_agreement=args["both_parents_written_agreement"],
             verified=args["verified"]))
         return _guardian(saved), 201 if saved.created else 200
+
+
+@blp.route("/students/<string:sis_id>/login")
+class StudentLogin(MethodView):
+    @blp.doc(**_SECURED)
+    @blp.arguments(StudentLoginSchema)
+    @blp.response(201, StudentLoginSchema, description="Registered")
+    @blp.alt_response(200, schema=StudentLoginSchema, description="Updated")
+    @_errors(401, 403, 404, 409, 503)
+    def put(self, args: dict[str, Any], sis_id: str):
+        """Tie the student's own login to the student (custodian of records only)."""
+        login, created = find().enrolment.put_student_login(
+            _writer(), sis_id, args["subject"], args["display_name"])
+        return {"subject": login.subject, "display_name": login.display_name}, (
+            201 if created else 200)
 
 
 def _guardian(saved: GuardianSaved) -> dict[str, Any]:

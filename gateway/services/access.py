@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.events import EntryError, EventType, RecordRef, Requester
+from gateway.policy import facts
 from gateway.policy.decision import Decision, Obligation, Outcome
 from gateway.policy.engine import PolicyEngine
-from gateway.policy import facts
 from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, RequesterCategory
 from gateway.store import models
 from gateway.store.access_log import requester_identity
@@ -192,13 +192,13 @@ def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
 def requester_fact(uow: UnitOfWork, requester: models.Requester, student_id: uuid.UUID,
                    interest: str = "") -> facts.Requester:
     """The requester in the engine's words; a parent through the verified relationship to
-    this student only (NoVerifiedRelationship otherwise)."""
+    this student only, a student for their own records only (NoVerifiedRelationship
+    otherwise)."""
     guardianship = None
     if requester.category is RequesterCategory.PARENT:
         guardianship = uow.guardianships.find(requester.id, student_id)
-    elif requester.category is RequesterCategory.STUDENT:
-        # Nothing in the store yet ties a student's login to a student: fail closed.
-        raise NoVerifiedRelationship("students reach their own records through the portal")
+    elif requester.category is RequesterCategory.STUDENT and requester.student_id != student_id:
+        raise NoVerifiedRelationship("a student's login reaches that student's records only")
     try:
         return requester.as_fact(guardianship, interest)
     except NotAParent as exc:

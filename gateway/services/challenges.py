@@ -31,11 +31,12 @@ from gateway.services.access import (
     NoVerifiedRelationship,
     UnknownStudentOrRecord,
     registered_requester,
+    requester_fact,
 )
-from gateway.services.portal import _custodian
+from gateway.services.portal import FAMILY, _custodian
 from gateway.store import models
 from gateway.store.access_log import requester_identity
-from gateway.store.errors import NotAParent, NotFound
+from gateway.store.errors import NotFound
 from gateway.store.uow import UnitOfWork
 
 log = structlog.get_logger("gateway.challenges")
@@ -231,22 +232,17 @@ class ChallengeService:
     def _standing(self, uow: UnitOfWork, caller: Caller, sis_id: str, action: Action,
                   record_type: RecordType, now: datetime,
                   record: models.StudentRecord | None = None):
-        parent = registered_requester(uow, caller)
+        person = registered_requester(uow, caller)
         student = uow.students.by_sis_id(sis_id)
         if student is None or (record is not None and record.student_id != student.id):
             raise UnknownStudentOrRecord("no such record of that student")
-        guardianship = uow.guardianships.find(parent.id, student.id)
-        if guardianship is None:
-            raise NoVerifiedRelationship("only a parent or guardian asks here")
-        try:
-            who = parent.as_fact(guardianship)
-        except NotAParent as exc:
-            raise NoVerifiedRelationship(str(exc)) from None
+        if person.category not in FAMILY:
+            raise NoVerifiedRelationship("challenges here are a family's")
         decision = self._policy.decide(AccessQuestion(
-            requester=who, student=student.as_fact(), action=action,
-            record_type=record_type, purpose="challenge or respond to a record"),
-            self._today(now))
-        return parent, student, decision
+            requester=requester_fact(uow, person, student.id), student=student.as_fact(),
+            action=action, record_type=record_type,
+            purpose="challenge or respond to a record"), self._today(now))
+        return person, student, decision
 
     @staticmethod
     def _record(uow: UnitOfWork, record_id: uuid.UUID) -> models.StudentRecord:

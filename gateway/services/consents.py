@@ -20,7 +20,7 @@ import structlog
 
 from audit.events import EventType, Requester
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.facts import ConsentGiver, RecordType
+from gateway.policy.facts import ConsentGiver, RecordType, RequesterCategory
 from gateway.services.access import (
     AccessError,
     Caller,
@@ -105,9 +105,21 @@ class ConsentService:
             student = uow.students.by_sis_id(sis_id)
             if student is None:
                 raise UnknownStudentOrRecord("no such student")
-            guardianship = uow.guardianships.find(parent.id, student.id)
-            if guardianship is None or not guardianship.verified:
-                raise NoVerifiedRelationship("no verified relationship to this student")
+            if parent.category is RequesterCategory.STUDENT:
+                if parent.student_id != student.id:
+                    raise NoVerifiedRelationship("a student consents for themselves only")
+                giver = ConsentGiver.ADULT_STUDENT
+            else:
+                guardianship = uow.guardianships.find(parent.id, student.id)
+                if guardianship is None or not guardianship.verified:
+                    raise NoVerifiedRelationship("no verified relationship to this student")
+                if guardianship.access_revoked_by_court:
+                    raise ConsentRefused("a court order revokes your rights to this "
+                                         "student's records")
+                giver = (ConsentGiver.BOTH_PARENTS
+                         if guardianship.both_parents_written_agreement
+                         else ConsentGiver.CUSTODIAL_PARENT if guardianship.legal_custody
+                         else ConsentGiver.NONCUSTODIAL_PARENT)
             if " ".join(signature.split()).casefold() != parent.display_name.casefold():
                 raise ConsentRefused("the signature must be your name as the district "
                                      f"registered it: {parent.display_name}")
@@ -117,12 +129,6 @@ class ConsentService:
                 raise UnknownRecipient("no such recipient") from None
             if not recipient.active or recipient.category in NOT_CONSENT_RECIPIENTS:
                 raise UnknownRecipient("no such recipient")
-            giver = (ConsentGiver.BOTH_PARENTS if guardianship.both_parents_written_agreement
-                     else ConsentGiver.CUSTODIAL_PARENT if guardianship.legal_custody
-                     else ConsentGiver.NONCUSTODIAL_PARENT)
-            if guardianship.access_revoked_by_court:
-                raise ConsentRefused("a court order revokes your rights to this student's "
-                                     "records")
             consent = models.Consent(
                 student_id=student.id, given_by_id=parent.id, giver_role=giver, signed=True,
                 signed_on=today, records=records, purpose=purpose,

@@ -237,6 +237,35 @@ class EnrolmentService:
             _commit(uow)
         return GuardianSaved(guardianship=guardianship, parent=parent, created=created)
 
+    def put_student_login(self, writer: Writer, sis_id: str, subject: str,
+                          display_name: str) -> tuple[models.Requester, bool]:
+        """Tie a student's own login at the provider to the student (custodian only: as
+        with a parent, someone checks who the person is). Through it an adult student
+        exercises the rights that passed to them (34 CFR 99.5), and a student of 16
+        reads the access log (Ed Code 49064); the engine decides each use."""
+        with self._uow() as uow:
+            keeper = record_keeper(uow, writer)
+            if keeper.category is not RequesterCategory.CUSTODIAN:
+                raise CustodianOnly("only the custodian of records ties a student's login")
+            student = _student(uow, sis_id)
+            login = uow.requesters.by_subject(writer.caller.issuer, subject)
+            created = login is None
+            if login is None:
+                other = uow.requesters.of_student(student.id)
+                if other is not None:
+                    raise RelationshipConflict("the student has another login")
+                login = uow.requesters.add(models.Requester(
+                    issuer=writer.caller.issuer, subject=subject, display_name=display_name,
+                    category=RequesterCategory.STUDENT, student_id=student.id))
+            elif login.category is not RequesterCategory.STUDENT or login.student_id not in (
+                    None, student.id):
+                raise RelationshipConflict("that subject is registered, but not as this "
+                                           "student")
+            else:
+                login.student_id, login.display_name = student.id, display_name
+            _commit(uow)
+        return login, created
+
     # -- records -------------------------------------------------------------------
 
     def record_directory(self, writer: Writer, sis_id: str) -> list[models.StudentRecord]:

@@ -26,7 +26,13 @@ from gateway.policy.facts import (
     RecordType,
     RequesterCategory,
 )
-from gateway.services.access import AccessError, Caller, registered_requester
+from gateway.services.access import (
+    AccessError,
+    Caller,
+    NoVerifiedRelationship,
+    registered_requester,
+    requester_fact,
+)
 from gateway.store.access_log import requester_identity
 from gateway.store.errors import NotAParent, NotFound
 from gateway.store.uow import UnitOfWork
@@ -39,6 +45,8 @@ log = structlog.get_logger("gateway.portal")
 # for them.
 STANDING_RECORD = RecordType.COURSES_AND_MARKS
 STANDING_PURPOSE = "inspect and review the student's records"
+# Who exercises a family's rights in the portal: parents, and students once adult.
+FAMILY = (RequesterCategory.PARENT, RequesterCategory.STUDENT)
 
 
 class NotACustodian(AccessError):
@@ -73,14 +81,19 @@ class Account:
     def is_parent(self) -> bool:
         return self.category is RequesterCategory.PARENT
 
+    @property
+    def is_student(self) -> bool:
+        return self.category is RequesterCategory.STUDENT
+
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """One of a parent's students: the relationship on file and the engine's answer."""
+    """One of a person's students (a parent's child, or an adult student's own record):
+    the relationship on file and the engine's answer."""
 
-    guardianship_id: uuid.UUID
+    guardianship_id: uuid.UUID | None  # None: the student's own login
     sis_id: str
-    parent_type: ParentType
+    parent_type: ParentType | None
     legal_custody: bool
     access_revoked_by_court: bool
     verified_on: date | None
@@ -89,8 +102,12 @@ class Standing:
     directory_restricted: bool = False  # Ed Code 49073
 
     @property
+    def own(self) -> bool:
+        return self.guardianship_id is None
+
+    @property
     def verified(self) -> bool:
-        return self.verified_on is not None
+        return self.own or self.verified_on is not None
 
     @property
     def may_access(self) -> bool:
@@ -151,15 +168,21 @@ class PortalService:
                 uow.commit()
 
     def my_students(self, caller: Caller) -> list[Standing]:
-        """A parent's students, with what the engine says of the parent's access today.
-
-        Other requesters have no students here (an adult student's own login is not yet
-        tied to a student in the store, so it sees none: fail closed).
-        """
+        """A parent's students, or an adult student's own record, with what the engine
+        says of the person's access today. Others have no students here."""
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
             requester = registered_requester(uow, caller)
+            if requester.category is RequesterCategory.STUDENT:
+                if requester.student_id is None:  # a login the SIS has not tied to a student
+                    return []
+                student = uow.students.get(requester.student_id)
+                return [Standing(
+                    guardianship_id=None, sis_id=student.sis_id, parent_type=None,
+                    legal_custody=False, access_revoked_by_court=False, verified_on=None,
+                    decision=self._standing(requester.as_fact(), student, today),
+                    directory_restricted=student.directory_opt_out)]
             if requester.category is not RequesterCategory.PARENT:
                 return []
             standings = []
@@ -167,13 +190,10 @@ class PortalService:
                 decision = None
                 if guardianship.verified:
                     try:
-                        who = requester.as_fact(guardianship)
+                        decision = self._standing(requester.as_fact(guardianship), student,
+                                                  today)
                     except NotAParent:
-                        who = None
-                    if who is not None:
-                        decision = self._policy.decide(AccessQuestion(
-                            requester=who, student=student.as_fact(), action=Action.ACCESS,
-                            record_type=STANDING_RECORD, purpose=STANDING_PURPOSE), today)
+                        decision = None
                 standings.append(Standing(
                     guardianship_id=guardianship.id, sis_id=student.sis_id,
                     parent_type=guardianship.parent_type,
@@ -183,6 +203,11 @@ class PortalService:
                                  if guardianship.verified_at else None),
                     decision=decision, directory_restricted=student.directory_opt_out))
             return standings
+
+    def _standing(self, who, student, today: date) -> Decision:
+        return self._policy.decide(AccessQuestion(
+            requester=who, student=student.as_fact(), action=Action.ACCESS,
+            record_type=STANDING_RECORD, purpose=STANDING_PURPOSE), today)
 
     def awaiting_verification(self, caller: Caller) -> list[AwaitingVerification]:
         """The custodian's queue of parents whose relationship nobody has verified."""
@@ -223,21 +248,19 @@ class PortalService:
 
     def restrict_directory_information(self, caller: Caller, sis_id: str,
                                        restricted: bool) -> bool:
-        """A parent refuses (or again allows) the release of the student's directory
-        information (Ed Code 49073; 34 CFR 99.37). Whether this parent speaks for the
-        student is the engine's answer about their access; the change is an entry in the
-        access log committed with it."""
+        """A parent (or the adult student) refuses, or again allows, the release of the
+        student's directory information (Ed Code 49073; 34 CFR 99.37). Whether they speak
+        for the student is the engine's answer about their access; the change is an entry
+        in the access log committed with it."""
         now = self._clock()
         with self._uow() as uow:
             parent = registered_requester(uow, caller)
             student = uow.students.by_sis_id(sis_id)
-            guardianship = (uow.guardianships.find(parent.id, student.id)
-                            if student is not None else None)
-            if student is None or guardianship is None:
+            if student is None or parent.category not in FAMILY:
                 raise UnknownGuardianship("no such student of yours")
             try:
-                who = parent.as_fact(guardianship)
-            except NotAParent:
+                who = requester_fact(uow, parent, student.id)
+            except NoVerifiedRelationship:
                 raise UnknownGuardianship("no verified relationship") from None
             decision = self._policy.decide(AccessQuestion(
                 requester=who, student=student.as_fact(), action=Action.ACCESS,

@@ -34,17 +34,18 @@ from gateway.services.access import (
     NoVerifiedRelationship,
     UnknownStudentOrRecord,
     registered_requester,
+    requester_fact,
 )
-from gateway.services.portal import STANDING_PURPOSE, STANDING_RECORD, _custodian
+from gateway.services.portal import FAMILY, STANDING_PURPOSE, STANDING_RECORD, _custodian
 from gateway.store import models
 from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
-from gateway.store.errors import NotAParent, NotFound
+from gateway.store.errors import NotFound
 from gateway.store.models import RecordsRequest, RequestStatus
 from gateway.store.uow import UnitOfWork
 
 log = structlog.get_logger("gateway.records_requests")
-COPY_PURPOSE = "copies of records requested by the parent (Ed Code 49065, 49069)"
+COPY_PURPOSE = "copies of records requested by the family (Ed Code 49065, 49069)"
 
 
 class RequestRefused(AccessError):
@@ -249,21 +250,19 @@ class RecordsRequestService:
     # --- shared -----------------------------------------------------------------------
 
     def _parents_standing(self, uow: UnitOfWork, caller: Caller, sis_id: str, today: date):
-        parent = registered_requester(uow, caller)
+        """The person (a parent, or the adult student), the student, and the engine's
+        answer to their access."""
+        person = registered_requester(uow, caller)
         student = uow.students.by_sis_id(sis_id)
         if student is None:
             raise UnknownStudentOrRecord("no such student")
-        guardianship = uow.guardianships.find(parent.id, student.id)
-        try:
-            who = parent.as_fact(guardianship)
-        except NotAParent as exc:
-            raise NoVerifiedRelationship(str(exc)) from None
-        if guardianship is None:  # not a parent at all: requests are for parents here
-            raise NoVerifiedRelationship("only a parent or guardian asks here")
+        if person.category not in FAMILY:
+            raise NoVerifiedRelationship("requests here are a family's")
         decision = self._policy.decide(AccessQuestion(
-            requester=who, student=student.as_fact(), action=Action.ACCESS,
-            record_type=STANDING_RECORD, purpose=STANDING_PURPOSE), today)
-        return parent, student, decision
+            requester=requester_fact(uow, person, student.id), student=student.as_fact(),
+            action=Action.ACCESS, record_type=STANDING_RECORD, purpose=STANDING_PURPOSE),
+            today)
+        return person, student, decision
 
     @staticmethod
     def _get(uow: UnitOfWork, request_id: uuid.UUID) -> RecordsRequest:

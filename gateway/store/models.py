@@ -198,7 +198,12 @@ class Requester(Base):
     """
 
     __tablename__ = "requesters"
-    __table_args__ = (sa.UniqueConstraint("issuer", "subject"),)
+    __table_args__ = (
+        sa.UniqueConstraint("issuer", "subject"),
+        # Only a student's own login names a student: theirs.
+        sa.CheckConstraint("student_id IS NULL OR category = 'student'",
+                           name="only_a_student_is_a_student"),
+    )
 
     id: Mapped[uuid_pk]
     issuer: Mapped[str] = mapped_column(sa.String(255))
@@ -211,6 +216,9 @@ class Requester(Base):
     created_at: Mapped[created_at]
     # The language the person chose in the portal ("en", "es"); none: the browser's.
     preferred_language: Mapped[str | None] = mapped_column(sa.String(8))
+    # A student's own login: the student it is (registered by the SIS, like a parent's).
+    student_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("students.id"), unique=True)
 
     def as_fact(self, guardianship: Guardianship | None = None,
                 legitimate_educational_interest: str = "") -> facts.Requester:

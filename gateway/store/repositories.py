@@ -167,6 +167,11 @@ class RequesterRepository(_Repository):
     def add(self, requester: Requester) -> Requester:
         return self._add(requester)
 
+    def of_student(self, student_id: uuid.UUID) -> Requester | None:
+        """The student's own login, if the district registered one."""
+        return self.session.scalars(select(Requester).where(
+            Requester.student_id == student_id)).one_or_none()
+
     def organizations(self, limit: int = 500) -> list[Requester]:
         """Registered parties outside the family and the custodian's office, by name: the
         recipients a parent may name in a consent."""

@@ -185,3 +185,15 @@ def test_signing_out_ends_the_session_here_and_at_the_provider(portal, new_page)
     # Not signed in here, and the provider asks for a login again: its session ended too.
     expect(page.locator("input[name=login]")).to_be_visible()
     assert re.match(re.escape(portal.issuer), page.url)
+
+
+def test_an_adult_student_signs_in_to_their_own_records(portal, new_page, axe_source) -> None:
+    page = new_page("en-US")
+    sign_in(page, portal, "student.johnson")
+
+    card = page.locator(".card", has=page.get_by_role("heading", name="Student SIS-1003"))
+    expect(card).to_contain_text("These are your own records.")
+    expect(card.get_by_role("button", name="Send the request for student SIS-1003")
+           ).to_be_visible()
+    assert_accessible(page, axe_source)
+    screenshot(page, portal, "students-adult-en")

@@ -492,3 +492,41 @@ def test_the_write_api_is_in_the_openapi_document(client) -> None:
     refused = paths["/v1/students/{sis_id}/records"]["post"]["responses"]["403"]
     assert list(refused["content"]) == ["application/problem+json"]
 
+
+
+# --- a student's own login ------------------------------------------------------------
+
+
+def test_the_custodian_ties_an_adult_students_login_who_then_reads_their_records(
+        sis, custodian, client, token_for) -> None:
+    assert sis.enrols("SIS-2101", birth_date="2006-03-01", grade_completed=11).status_code == 201
+    record_id = sis.adds_record("SIS-2101").get_json()["id"]
+    student = Requester(client, token_for(Cat.STUDENT))
+    is_problem(student.reads("SIS-2101", record_id, purpose="my transcript"), 403)
+
+    login = {"subject": client_id_for(Cat.STUDENT), "display_name": "Riley Johnson"}
+    put = client.put("/v1/students/SIS-2101/login", json=login, headers=custodian.headers)
+    again = client.put("/v1/students/SIS-2101/login", json=login, headers=custodian.headers)
+
+    assert (put.status_code, again.status_code) == (201, 200)
+    read = student.reads("SIS-2101", record_id, purpose="my transcript")
+    assert read.status_code == 200, read.get_json()
+    assert read.get_json()["decision"]["clause"] == "adult_student"
+
+
+def test_only_the_custodian_ties_a_students_login_and_only_to_one_student(
+        sis, custodian, client) -> None:
+    for sis_id in ("SIS-2102", "SIS-2103"):
+        assert sis.enrols(sis_id, **MAYA).status_code == 201
+    login = {"subject": "student-login-2102", "display_name": "Sam"}
+
+    is_problem(client.put("/v1/students/SIS-2102/login", json=login, headers=sis.headers),
+               403, "custodian-only")
+    assert client.put("/v1/students/SIS-2102/login", json=login,
+                      headers=custodian.headers).status_code == 201
+    is_problem(client.put("/v1/students/SIS-2103/login", json=login,
+                          headers=custodian.headers), 409)
+    is_problem(client.put("/v1/students/SIS-2102/login", json={
+        "subject": "another-login", "display_name": "Sam"}, headers=custodian.headers), 409)
+    is_problem(client.put("/v1/students/SIS-9999/login", json=login,
+                          headers=custodian.headers), 404)
