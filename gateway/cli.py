@@ -353,7 +353,8 @@ def _print_portal(port: int) -> None:
     parent.rivera      a parent the custodian has not verified yet
     student.johnson    SIS-1003, a graduate over 18: the rights are the student's own
     custodian.garcia   the custodian of records: {site}/console/ verifies parent.rivera,
-                       {site}/console/requests fulfils or denies requests for records
+                       {site}/console/requests fulfils or denies requests for records;
+                       challenges, duties, retention and the access log under {site}/console/
   {site}/notice      the annual notice of rights (Ed Code 49063)
 """)
     if port != DEMO_PORTAL_PORT:
