@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 
 from gateway.policy.facts import RecordType
@@ -50,3 +51,13 @@ def revoke(consent_id):
     revoked = find().consents.revoke(signed_in(), consent_id)
     flash(_("Your consent for %(recipient)s is revoked.", recipient=revoked.recipient))
     return redirect(url_for("consents.mine"))
+
+
+@bp.post("/consents/<uuid:consent_id>/copy")
+@login_required
+def copy_of_disclosed(consent_id):
+    """A copy of what was disclosed under the consent (34 CFR 99.30(d))."""
+    made = find().records_requests.ask_for_what_was_disclosed(signed_in(), consent_id)
+    flash(_("Your request was received. The district will answer it by %(due)s.",
+            due=format_date(made.due_on, "long")))
+    return redirect(url_for("requests.mine"))

@@ -114,14 +114,24 @@ class RecordsRequestService:
 
     # --- the parent -----------------------------------------------------------------
 
-    def ask(self, caller: Caller, sis_id: str, kind: RequestKind, note: str) -> RequestView:
-        """A parent asks to inspect or copy a student's records."""
+    def ask(self, caller: Caller, sis_id: str, kind: RequestKind, note: str, *,
+            consent_id: uuid.UUID | None = None) -> RequestView:
+        """A parent asks to inspect or copy a student's records; with ``consent_id``, for
+        a copy of what was disclosed under a consent they gave (34 CFR 99.30(d))."""
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
             parent, student, decision = self._parents_standing(uow, caller, sis_id, today)
             if decision.outcome is not Outcome.PERMIT:
                 raise RequestRefused(decision)
+            if consent_id is not None:
+                try:
+                    consent = uow.consents.get(consent_id)
+                except NotFound:
+                    raise UnknownRequest("no such consent") from None
+                if consent.given_by_id != parent.id or consent.student_id != student.id:
+                    raise UnknownRequest("no such consent")
+                kind = RequestKind.COPIES
             due_on = self._config.calendar.due_date(today)
             hold = uow.retention.add_hold(models.RetentionHold(
                 kind=HoldKind.OPEN_COPY_REQUEST, student_id=student.id,
@@ -131,11 +141,24 @@ class RecordsRequestService:
             request = uow.records_requests.add(RecordsRequest(
                 student_id=student.id, requester_id=parent.id, kind=kind, note=note.strip(),
                 requested_at=now, due_on=due_on, status=RequestStatus.OPEN,
-                hold_id=hold.id))
+                hold_id=hold.id, consent_id=consent_id))
             view = self._view(request, student, today)
             uow.commit()
         log.info("records_request_opened", request=str(view.id), kind=kind.value)
         return view
+
+    def ask_for_what_was_disclosed(self, caller: Caller,
+                                   consent_id: uuid.UUID) -> RequestView:
+        """A copy of the records disclosed under a consent the person gave."""
+        with self._uow() as uow:
+            try:
+                consent = uow.consents.get(consent_id)
+            except NotFound:
+                raise UnknownRequest("no such consent") from None
+            sis_id = uow.students.get(consent.student_id).sis_id
+            note = (f"A copy of what was disclosed to {consent.recipient} under the consent "
+                    f"signed on {consent.signed_on}.")
+        return self.ask(caller, sis_id, RequestKind.COPIES, note, consent_id=consent_id)
 
     def mine(self, caller: Caller) -> list[RequestView]:
         today = self._today()
@@ -210,7 +233,9 @@ class RecordsRequestService:
             request = self._open(uow, request_id)
             student = uow.students.get(request.student_id)
             if request.kind is not RequestKind.INSPECT:
-                records = uow.records.of_student(student.id)
+                records = (disclosed_under(uow, request.consent_id)
+                           if request.consent_id is not None
+                           else uow.records.of_student(student.id))
                 parent = uow.requesters.get(request.requester_id)
                 # The page count, from the copies as they will be made; not disclosed.
                 _, pages = copies_pdf.render(
@@ -304,6 +329,22 @@ class RecordsRequestService:
             decided_on=self._today(request.decided_at) if request.decided_at else None,
             denial_reason=request.denial_reason, custodian_note=request.custodian_note,
             pages=request.pages, fee_cents=request.fee_cents, fee_basis=request.fee_basis)
+
+
+def disclosed_under(uow: UnitOfWork, consent_id: uuid.UUID) -> list[models.StudentRecord]:
+    """The records disclosed to a consent's recipient on a written consent, as the access
+    log has them (those since destroyed are gone from the copy too)."""
+    consent = uow.consents.get(consent_id)
+    if consent.recipient_id is None:
+        return []
+    found = uow.access_log.search(student_id=consent.student_id,
+                                  requester_id=consent.recipient_id,
+                                  event=EventType.DISCLOSURE, clause="written_consent",
+                                  limit=1000)
+    ids = dict.fromkeys(uuid.UUID(ref.id) for opened in uow.access_log.open(found)
+                        if opened.entry is not None for ref in opened.entry.records)
+    records = [uow.records.get(record_id) for record_id in ids]
+    return [r for r in records if not r.destroyed]
 
 
 def _former_student(student: models.Student) -> bool:

@@ -785,6 +785,8 @@ class RecordsRequest(Base):
     fee_cents: Mapped[int | None]
     fee_basis: Mapped[long_text]
     hold_id: Mapped[uuid.UUID | None] = _fk("retention_holds.id", nullable=True, index=False)
+    # A copy of what was disclosed under this consent (34 CFR 99.30(d)); none: the records.
+    consent_id: Mapped[uuid.UUID | None] = _fk("consents.id", nullable=True, index=False)
 
 
 # --- Challenges to a record (Ed Code 49070; AR 5125.3) -------------------------------

@@ -179,3 +179,37 @@ def test_no_copies_of_an_inspection_or_of_anothers_request(requests_service, fam
         requests_service.copies(stranger, made.id)
     with pytest.raises(UnknownRequest):
         requests_service.copies(login, uuid.uuid4())
+
+
+def test_a_copy_of_what_was_disclosed_under_a_consent(requests_service, family, custodian,
+                                                      register, unit_of_work, engine,
+                                                      clock) -> None:
+    from gateway.services.access import RecordAccessService, RecordRequest
+    from gateway.services.consents import ConsentService
+
+    parent, login, student = family()
+    camp, camp_login = register(Cat.THIRD_PARTY, "Sierra Summer Camp")
+    zone = load_settings(environ={}).zone
+    consent = ConsentService(unit_of_work, engine, clock, zone).give(
+        login, student.sis_id, recipient_id=camp.id, purpose="camp health check",
+        records=frozenset({RecordType.IMMUNIZATION}), signature="Zoë Ångström-Núñez")
+    with unit_of_work() as uow:
+        [immunization] = [r.id for r in uow.records.of_student(student.id)
+                          if r.record_type is RecordType.IMMUNIZATION]
+    read = RecordAccessService(unit_of_work, engine, clock, zone).read(RecordRequest(
+        caller=camp_login, student_sis_id=student.sis_id, record_id=immunization,
+        purpose="camp health check"))
+    assert read.decision.clause == "written_consent" and read.content
+
+    made = requests_service.ask_for_what_was_disclosed(login, consent.id)
+    done = requests_service.fulfil(custodian[1], made.id, "")
+    copies = requests_service.copies(login, made.id)
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(copies.pdf)).pages)
+    assert "MMR: 2 doses" in text and "Algebra" not in text
+    assert "Sierra Summer Camp" in made.note and done.kind is Kind.COPIES
+    _, stranger, _ = family()  # another family's parent: not this student's
+    with pytest.raises(NoVerifiedRelationship):
+        requests_service.ask_for_what_was_disclosed(stranger, consent.id)
+    with pytest.raises(UnknownRequest):
+        requests_service.ask_for_what_was_disclosed(login, uuid.uuid4())

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("fee_cents", sa.Integer(), nullable=True),
         sa.Column("fee_basis", sa.Text(), nullable=False),
         sa.Column("hold_id", sa.Uuid(), nullable=True),
+        sa.Column("consent_id", sa.Uuid(), nullable=True),
         sa.CheckConstraint(
             "(status = 'open' AND decided_at IS NULL AND decided_by_id IS NULL) OR "
             "(status <> 'open' AND decided_at IS NOT NULL AND decided_by_id IS NOT NULL)",
@@ -65,6 +66,7 @@ def upgrade() -> None:
         _fk("requester_id", "requesters"),
         _fk("decided_by_id", "requesters"),
         _fk("hold_id", "retention_holds"),
+        _fk("consent_id", "consents"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records_requests")),
     )
     op.create_index(op.f("ix_records_requests_student_id"), "records_requests",
