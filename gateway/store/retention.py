@@ -171,18 +171,14 @@ class RetentionRepository:
             found.update((row.record_id, row) for row in _rows(self.session.execute(stmt)))
         return found
 
-    def held_student_ids(self) -> set[uuid.UUID]:
-        """Students with any hold, in force or released: their records are decided one by
-        one through the pure rules, never by ``eligible_select``."""
-        return set(self.session.scalars(select(RetentionHold.student_id).distinct()))
-
     # --- The date rules in SQL ----------------------------------------------------------
 
     def eligible_select(self, rules: Sequence[DateRule], today: date,
                         year_starts: tuple[int, int]) -> list[Select[Any]]:
         """SELECTs of (record id, student id, record type, rule, section, citations,
         eligible from) of the live records that ``rules`` make eligible on ``today``,
-        one per rule kind, leaving out every student with a hold (see held_student_ids).
+        one per rule kind. Students with a hold, in force or released, are left out:
+        their records go through the pure rules one by one.
 
         The schedule's ``_interim`` and ``_permitted`` restated over the joined rows;
         ``year_starts`` is the calendar's (month, day) on which a school year begins.
@@ -386,18 +382,30 @@ class RetentionRepository:
             yield batch
             after = batch[-1].record_id
 
-    def pending_batch(self, plan_id: uuid.UUID, after: uuid.UUID | None,
-                      limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """(record id, student id) of the next ``limit`` approved items the run has not
-        dealt with, by record id after ``after``."""
-        stmt = (select(DispositionPlanItem.record_id, DispositionPlanItem.student_id)
-                .where(DispositionPlanItem.plan_id == plan_id,
-                       DispositionPlanItem.decision == ItemDecision.APPROVED,
-                       DispositionPlanItem.outcome.is_(None))
-                .order_by(DispositionPlanItem.record_id).limit(limit))
+    def next_batch(self, plan_id: uuid.UUID, after: uuid.UUID | None,
+                   limit: int) -> tuple[int, uuid.UUID | None]:
+        """How many of the next ``limit`` approved items the run has not dealt with
+        (after record id ``after``) there are, and the last one's record id: the key
+        range (after, last] a run batch works on, without reading the items."""
+        nxt = (select(DispositionPlanItem.record_id)
+               .where(DispositionPlanItem.plan_id == plan_id,
+                      DispositionPlanItem.decision == ItemDecision.APPROVED,
+                      DispositionPlanItem.outcome.is_(None))
+               .order_by(DispositionPlanItem.record_id).limit(limit))
         if after is not None:
-            stmt = stmt.where(DispositionPlanItem.record_id > after)
-        return [(r, s) for r, s in self.session.connection().execute(stmt)]
+            nxt = nxt.where(DispositionPlanItem.record_id > after)
+        batch = nxt.subquery()
+        count = self.session.execute(select(func.count()).select_from(batch)).scalar_one()
+        # PostgreSQL has no max(uuid): the last by order instead.
+        last = self.session.execute(select(batch.c.record_id)
+                                    .order_by(batch.c.record_id.desc()).limit(1)).scalar()
+        return count, last
+
+    def held_in_batch(self, plan_id: uuid.UUID,
+                      batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[uuid.UUID]:
+        """Record ids of the pending items in ``batch`` whose students have a hold."""
+        return list(self.session.scalars(self._pending(plan_id, batch).where(
+            exists().where(RetentionHold.student_id == DispositionPlanItem.student_id))))
 
     def count_pending(self, plan_id: uuid.UUID) -> int:
         return self.session.execute(
