@@ -1,11 +1,16 @@
 """Retention and destruction (AR 5125(j)-(m); 5 CCR 432, 437): plan, review, run, certify.
 
-- ``plan`` streams the records from the store in batches through the pure schedule
-  (``gateway.retention``) and stores which may go and why, and which are held and by what.
+- ``plan`` applies the schedule (``gateway.retention``) to every record in the store and
+  stores which may go and why, and which are held and by what. What a record type gets
+  regardless of dates comes from the pure schedule; the date rules run in SQL (one
+  INSERT ... SELECT per rule kind, checked against the pure rules by
+  tests/integration/retention/test_rules_in_sql.py), except for students with holds,
+  whose records go through the pure rules one by one.
 - ``review``: a custodian of records approves or rejects all of a plan or some of its
   items; each review is recorded with who and when. Nothing is destroyed unless approved.
 - ``run`` destroys the approved items of a plan: one run at a time (a database lock),
-  a batch per transaction, each record's holds and eligibility checked again at run time,
+  a batch (a key range of plan items) per transaction, each record's holds and
+  eligibility checked again at run time the same way,
   crypto-shredding (data key, nonce and ciphertext deleted in one statement, so no record
   is ever half destroyed). Rerunning a plan finishes what a crashed run left; a finished
   plan is not run again. The last step writes the destruction certificate (counts by
@@ -73,7 +78,7 @@ def _log() -> Any:
 DESTRUCTION_METHOD = ("crypto-shredding: the record's AES-256-GCM data key, nonce and "
                       "ciphertext deleted in one transaction; the row kept as a tombstone "
                       "(5 CCR 437)")
-BATCH_SIZE = 10_000  # records per run transaction (one commit, one fsync, each)
+BATCH_SIZE = 10_000  # plan items per run transaction: a commit (an fsync) each
 STALE_LOCK_AFTER = timedelta(minutes=15)
 
 
