@@ -142,7 +142,10 @@ class RetentionRepository:
             if except_categories:
                 stmt = stmt.where(StudentRecord.category.not_in(except_categories))
             if held_students_only:
-                stmt = stmt.where(_has_hold())
+                # IN, not a correlated EXISTS: the few held students drive the query
+                # through the student_id index instead of a scan of every record.
+                stmt = stmt.where(StudentRecord.student_id.in_(
+                    select(RetentionHold.student_id)))
             if after is not None:
                 stmt = stmt.where(StudentRecord.id > after)
             # Core rows on the session's connection: no ORM bookkeeping per row.
@@ -206,7 +209,8 @@ class RetentionRepository:
                 .join(Student, Student.id == StudentRecord.student_id)
                 .where(StudentRecord.destroyed_at.is_(None),
                        kind.in_([r.record_type for r in group]), *conditions,
-                       eligible_from <= literal(today, Date), not_(_has_hold())))
+                       eligible_from <= literal(today, Date),
+                       not_(exists().where(RetentionHold.student_id == StudentRecord.student_id))))
         return selects
 
     def insert_eligible_items(self, plan_id: uuid.UUID, rules: Sequence[DateRule],
@@ -233,12 +237,16 @@ class RetentionRepository:
                        year_starts: tuple[int, int], at: datetime) -> int:
         """Crypto-shred the pending approved items of the plan in ``batch`` (after, last]
         that the rules still make eligible today (students without holds only)."""
+        # The ids first, then UPDATE by id: one statement with the selection as a
+        # subquery let PostgreSQL scan every record once per batch (quadratic at 1M).
+        items = DispositionPlanItem
         done = 0
         for chosen in self.eligible_select(rules, today, year_starts):
-            ids = chosen.with_only_columns(StudentRecord.id).where(
-                StudentRecord.id.in_(self._pending(plan_id, batch)))
-            result = self.session.execute(shred_statement(at, StudentRecord.id.in_(ids)))
-            done += result.rowcount  # type: ignore[attr-defined]
+            ids = list(self.session.scalars(
+                chosen.with_only_columns(StudentRecord.id)
+                .join(items, items.record_id == StudentRecord.id)
+                .where(*self._pending(plan_id, batch))))
+            done += self.shred_batch(ids, at)
         return done
 
     def shred_batch(self, record_ids: Sequence[uuid.UUID], at: datetime) -> int:
@@ -251,16 +259,18 @@ class RetentionRepository:
             done += result.rowcount  # type: ignore[attr-defined]
         return done
 
-    def _pending(self, plan_id: uuid.UUID,
-                 batch: tuple[uuid.UUID | None, uuid.UUID]) -> Select[Any]:
+    @staticmethod
+    def _pending(plan_id: uuid.UUID,
+                 batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[ColumnElement[bool]]:
+        """Conditions on plan items: approved, not dealt with, in the key range ``batch``
+        (a range of the primary key, so every statement of a batch is an index range)."""
         after, last = batch
-        stmt = select(DispositionPlanItem.record_id).where(
-            DispositionPlanItem.plan_id == plan_id,
-            DispositionPlanItem.decision == ItemDecision.APPROVED,
-            DispositionPlanItem.outcome.is_(None), DispositionPlanItem.record_id <= last)
+        items = DispositionPlanItem
+        conditions = [items.plan_id == plan_id, items.decision == ItemDecision.APPROVED,
+                      items.outcome.is_(None), items.record_id <= last]
         if after is not None:
-            stmt = stmt.where(DispositionPlanItem.record_id > after)
-        return stmt
+            conditions.append(items.record_id > after)
+        return conditions
 
     def mark_pending(self, plan_id: uuid.UUID, batch: tuple[uuid.UUID | None, uuid.UUID],
                      outcome: ItemOutcome, at: datetime, *, destroyed: bool | None = None,
@@ -269,19 +279,16 @@ class RetentionRepository:
         destroyed (``destroyed=True``), those of ``record_ids``, or all that are left."""
         pending = self._pending(plan_id, batch)
         if destroyed:
-            pending = pending.where(exists().where(
-                StudentRecord.id == DispositionPlanItem.record_id,
-                StudentRecord.destroyed_at.is_not(None)))
+            pending.append(exists().where(StudentRecord.id == DispositionPlanItem.record_id,
+                                          StudentRecord.destroyed_at.is_not(None)))
         done = 0
         for start in range(0, len(record_ids or ()) or 1, _IN_CHUNK):
-            chosen = pending
+            chosen = list(pending)
             if record_ids is not None:
-                chosen = pending.where(DispositionPlanItem.record_id.in_(
+                chosen.append(DispositionPlanItem.record_id.in_(
                     record_ids[start:start + _IN_CHUNK]))
             result = self.session.execute(
-                update(DispositionPlanItem)
-                .where(DispositionPlanItem.plan_id == plan_id,
-                       DispositionPlanItem.record_id.in_(chosen))
+                update(DispositionPlanItem).where(*chosen)
                 .values(outcome=outcome, done_at=at)
                 .execution_options(synchronize_session=False))
             done += result.rowcount  # type: ignore[attr-defined]
@@ -404,7 +411,8 @@ class RetentionRepository:
     def held_in_batch(self, plan_id: uuid.UUID,
                       batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[uuid.UUID]:
         """Record ids of the pending items in ``batch`` whose students have a hold."""
-        return list(self.session.scalars(self._pending(plan_id, batch).where(
+        return list(self.session.scalars(select(DispositionPlanItem.record_id).where(
+            *self._pending(plan_id, batch),
             exists().where(RetentionHold.student_id == DispositionPlanItem.student_id))))
 
     def count_pending(self, plan_id: uuid.UUID) -> int:
@@ -563,10 +571,6 @@ class RetentionRepository:
             return  # released with the transaction that took it
         self.session.execute(delete(RetentionLock).where(
             and_(RetentionLock.name == DESTRUCTION_LOCK, RetentionLock.holder == holder)))
-
-
-def _has_hold() -> ColumnElement[bool]:
-    return exists().where(RetentionHold.student_id == StudentRecord.student_id)
 
 
 class _Dates:
