@@ -10,6 +10,7 @@ test_rules_in_sql.py holds the two to agreeing, edges included.
 
 from __future__ import annotations
 
+import operator
 import os
 import socket
 import uuid
@@ -262,15 +263,8 @@ class RetentionRepository:
     @staticmethod
     def _pending(plan_id: uuid.UUID,
                  batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[ColumnElement[bool]]:
-        """Conditions on plan items: approved, not dealt with, in the key range ``batch``
-        (a range of the primary key, so every statement of a batch is an index range)."""
-        after, last = batch
-        items = DispositionPlanItem
-        conditions = [items.plan_id == plan_id, items.decision == ItemDecision.APPROVED,
-                      items.outcome.is_(None), items.record_id <= last]
-        if after is not None:
-            conditions.append(items.record_id > after)
-        return conditions
+        """Conditions on plan items: approved, not dealt with, in ``batch``."""
+        return [*_open_items(plan_id), *_in_range(batch)]
 
     def mark_pending(self, plan_id: uuid.UUID, batch: tuple[uuid.UUID | None, uuid.UUID],
                      outcome: ItemOutcome, at: datetime, *, destroyed: bool | None = None,
@@ -299,17 +293,14 @@ class RetentionRepository:
                                       at: datetime) -> list[uuid.UUID]:
         """Students of the items of ``batch`` destroyed at ``at`` none of whose records
         is left undestroyed, by id."""
-        after, last = batch
         items = DispositionPlanItem
-        stmt = (select(items.student_id).distinct()
-                .where(items.plan_id == plan_id, items.outcome == ItemOutcome.DESTROYED,
-                       items.done_at == at, items.record_id <= last,
-                       not_(exists().where(StudentRecord.student_id == items.student_id,
-                                           StudentRecord.destroyed_at.is_(None))))
-                .order_by(items.student_id))
-        if after is not None:
-            stmt = stmt.where(items.record_id > after)
-        return list(self.session.scalars(stmt))
+        return list(self.session.scalars(
+            select(items.student_id).distinct()
+            .where(items.plan_id == plan_id, items.outcome == ItemOutcome.DESTROYED,
+                   items.done_at == at, *_in_range(batch),
+                   not_(exists().where(StudentRecord.student_id == items.student_id,
+                                       StudentRecord.destroyed_at.is_(None))))
+            .order_by(items.student_id)))
 
     def determine_usefulness_ceased(self, record_id: uuid.UUID, on: date,
                                     by: str) -> StudentRecord:
@@ -394,10 +385,7 @@ class RetentionRepository:
         """How many of the next ``limit`` approved items the run has not dealt with
         (after record id ``after``) there are, and the last one's record id: the key
         range (after, last] a run batch works on, without reading the items."""
-        nxt = (select(DispositionPlanItem.record_id)
-               .where(DispositionPlanItem.plan_id == plan_id,
-                      DispositionPlanItem.decision == ItemDecision.APPROVED,
-                      DispositionPlanItem.outcome.is_(None))
+        nxt = (select(DispositionPlanItem.record_id).where(*_open_items(plan_id))
                .order_by(DispositionPlanItem.record_id).limit(limit))
         if after is not None:
             nxt = nxt.where(DispositionPlanItem.record_id > after)
@@ -416,11 +404,8 @@ class RetentionRepository:
             exists().where(RetentionHold.student_id == DispositionPlanItem.student_id))))
 
     def count_pending(self, plan_id: uuid.UUID) -> int:
-        return self.session.execute(
-            select(func.count()).select_from(DispositionPlanItem)
-            .where(DispositionPlanItem.plan_id == plan_id,
-                   DispositionPlanItem.decision == ItemDecision.APPROVED,
-                   DispositionPlanItem.outcome.is_(None))).scalar_one()
+        return self.session.execute(select(func.count()).select_from(DispositionPlanItem)
+                                    .where(*_open_items(plan_id))).scalar_one()
 
     def requesters_with_subject(self, subject: str) -> list[Requester]:
         """Requesters known by this ``sub`` or ``client_id`` at any issuer."""
@@ -573,6 +558,21 @@ class RetentionRepository:
             and_(RetentionLock.name == DESTRUCTION_LOCK, RetentionLock.holder == holder)))
 
 
+def _open_items(plan_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    """Items of the plan approved and not yet dealt with by a run."""
+    items = DispositionPlanItem
+    return [items.plan_id == plan_id, items.decision == ItemDecision.APPROVED,
+            items.outcome.is_(None)]
+
+
+def _in_range(batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[ColumnElement[bool]]:
+    """Items in the key range (after, last] of a run batch: a range of the primary key,
+    so that every statement of a batch is an index range scan."""
+    after, last = batch
+    items = DispositionPlanItem
+    return [items.record_id <= last] + ([items.record_id > after] if after else [])
+
+
 class _Dates:
     """The date arithmetic the rules need, in each backend's SQL (SQLite keeps a date
     as 'YYYY-MM-DD' text, which compares as the date does)."""
@@ -600,11 +600,12 @@ class _Dates:
         return func.min(same_day, last_day, type_=Date)
 
 
-def _earlier(a: tuple[Any, Any], b: tuple[Any, Any]) -> Any:
-    """The earlier of two (condition, date) events that count only when their condition
-    holds; NULL if neither does."""
+def _either(a: tuple[Any, Any], b: tuple[Any, Any], a_first: Any) -> Any:
+    """Of two (condition, date) events that count only when their condition holds, the
+    one ``a_first(a, b)`` picks (min: ``operator.le``, max: ``operator.ge``); NULL if
+    neither counts."""
     (a_ok, a_day), (b_ok, b_day) = a, b
-    return case((and_(a_ok, or_(not_(b_ok), a_day <= b_day)), a_day), (b_ok, b_day))
+    return case((and_(a_ok, or_(not_(b_ok), a_first(a_day, b_day))), a_day), (b_ok, b_day))
 
 
 def _interim_terms(dates: _Dates, school_years: Any) -> tuple[Any, list[Any]]:
@@ -620,7 +621,7 @@ def _interim_terms(dates: _Dates, school_years: Any) -> tuple[Any, list[Any]]:
     left = (and_(s.left_district_on.is_not(None),
                  or_(s.returned_on.is_(None), s.returned_on < s.left_district_on)),
             s.left_district_on)
-    trigger = _earlier(useful, left)
+    trigger = _either(useful, left, operator.le)  # whichever came first
     opens = dates.year_start(origin + school_years)
     eligible_from = case((trigger > opens, trigger), else_=opens)
     conditions = [
@@ -643,10 +644,7 @@ def _permitted_terms(dates: _Dates, months: Any) -> tuple[Any, list[Any]]:
     def ended(day: Any) -> tuple[Any, Any]:
         return and_(day.is_not(None), or_(s.returned_on.is_(None), day > s.returned_on)), day
 
-    completed, withdrawn = ended(s.program_completed_on), ended(s.withdrawn_on)
-    later = case((and_(completed[0], or_(not_(withdrawn[0]),
-                                          s.program_completed_on >= s.withdrawn_on)),
-                  s.program_completed_on), (withdrawn[0], s.withdrawn_on))
+    later = _either(ended(s.program_completed_on), ended(s.withdrawn_on), operator.ge)
     return dates.add_months(later, months), [later.is_not(None)]
 
 
