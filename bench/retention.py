@@ -11,9 +11,15 @@ process so that its peak resident memory (ru_maxrss) is its own:
 - run: every approved record crypto-shredded in batches, certificate written.
 
 Goals (issue 5): plan < 30 s, run < 120 s at 1M records, memory flat in the number of
-records (the ratio of peak memory 1M / 100k near 1). The baseline for the run is the
-one-record-at-a-time path (``RecordRepository.shred`` per record), timed on a sample in
-the same run.
+records (the ratio of peak memory 1M / 100k near 1). Baselines, timed in the same command
+on the same database: for the plan, the pure rules (``gateway.retention.plan``) over a
+sample of the records in Python, as the plan did them before it went set-based; for the
+run, ``RecordRepository.shred`` one record at a time.
+
+The plan is made ``--repeat`` times per size (median reported; each is a new plan over
+the same records); review and run once (a run destroys what it measures). The whole
+command stops at ``--budget`` seconds: a step still running is killed, and every
+database it made is dropped (SQLite files go with their temporary directory).
 
     .venv/bin/python bench/retention.py --sizes 100000 1000000 --markdown \
         --write-doc docs/benchmarks.md
@@ -25,6 +31,8 @@ import argparse
 import json
 import os
 import resource
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +49,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from gateway.policy.facts import RecordType, RequesterCategory  # noqa: E402
+from gateway.policy.facts import RecordCategory  # noqa: E402
 from gateway.services.retention import RetentionService  # noqa: E402
 from gateway.store import migrate  # noqa: E402
 from gateway.store.crypto import KeyEncryptionKeys  # noqa: E402
@@ -72,7 +81,7 @@ def _service(url: str) -> tuple[RetentionService, object]:
                                         REPOSITORY / "config", lambda: NOW, ZONE), engine
 
 
-def fill(url: str, records: int) -> str:
+def fill(url: str, records: int, budget: Budget) -> str:
     """Bulk-insert the fixture; returns the custodian's id."""
     engine = make_engine(url)
     students = records // len(TYPES)
@@ -85,6 +94,7 @@ def fill(url: str, records: int) -> str:
             "volunteer": False, "active": True, "created_at": NOW}])
     left = date(2022, 5, 1)
     for start in range(0, students, INSERT_CHUNK // len(TYPES)):
+        budget.left()
         count = min(INSERT_CHUNK // len(TYPES), students - start)
         student_rows, record_rows = [], []
         for n in range(start, start + count):
@@ -128,6 +138,15 @@ def child(step: str, url: str, arg: str) -> None:
     elif step == "run":
         report = service.run(uuid.UUID(arg), started_by="bench")
         out = {"destroyed": report.destroyed}
+    elif step == "pure-rules":
+        # The pre-set-based plan's per-record work: fetch the facts, apply the pure rules.
+        with UnitOfWork(make_session_factory(engine), _keys()) as uow:  # type: ignore[arg-type]
+            started = time.perf_counter()
+            batch = next(uow.retention.live_record_batches(
+                int(arg), except_categories=(RecordCategory.MANDATORY_PERMANENT,)))
+            today = NOW.astimezone(ZONE).date()
+            decided = list(service._dispose(batch, service._hold_facts(uow, today), today))
+        out = {"decided": len(decided)}
     elif step == "shred-one-by-one":
         sessions = make_session_factory(engine)  # type: ignore[arg-type]
         with UnitOfWork(sessions, _keys()) as uow:
@@ -145,10 +164,30 @@ def child(step: str, url: str, arg: str) -> None:
     print(json.dumps(out))
 
 
-def _step(step: str, url: str, arg: str = "") -> dict[str, object]:
-    done = subprocess.run([sys.executable, __file__, "--child", step, url, arg],
-                          capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, "GATEWAY_LOG_FORMAT": "json"})
+class OutOfTime(Exception):
+    pass
+
+
+class Budget:
+    """The whole command's time limit; every step gets what is left of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OutOfTime("the --budget ran out")
+        return left
+
+
+def _step(budget: Budget, step: str, url: str, arg: str = "") -> dict[str, object]:
+    try:  # subprocess.run kills the child when its timeout expires
+        done = subprocess.run([sys.executable, __file__, "--child", step, url, arg],
+                              capture_output=True, text=True, timeout=budget.left(),
+                              env={**os.environ, "GATEWAY_LOG_FORMAT": "json"})
+    except subprocess.TimeoutExpired:
+        raise OutOfTime(f"{step} did not finish within the --budget") from None
     if done.returncode != 0:
         raise SystemExit(f"{step} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -179,46 +218,66 @@ class Database:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def measure(backend: str, size: int, directory: Path, sample: int) -> dict[str, object]:
+def measure(backend: str, size: int, directory: Path, sample: int, repeat: int,
+            budget: Budget) -> dict[str, object]:
     database = Database(backend, directory)
     try:
         migrate.upgrade(database.url)
         started = time.perf_counter()
-        custodian = fill(database.url, size)
+        custodian = fill(database.url, size, budget)
         fill_seconds = time.perf_counter() - started
-        planned = _step("plan", database.url)
-        reviewed = _step("review", database.url, f"{planned['plan_id']},{custodian}")
-        ran = _step("run", database.url, str(planned["plan_id"]))
-        one_by_one = _step("shred-one-by-one", database.url, str(sample))
+        plans = [_step(budget, "plan", database.url) for _ in range(repeat)]
+        planned = dict(plans[-1])
+        planned["runs"] = [p["seconds"] for p in plans]
+        planned["seconds"] = statistics.median(planned["runs"])
+        planned["maxrss_mb"] = max(p["maxrss_mb"] for p in plans)
+        pure = _step(budget, "pure-rules", database.url, str(sample))
+        reviewed = _step(budget, "review", database.url, f"{planned['plan_id']},{custodian}")
+        ran = _step(budget, "run", database.url, str(planned["plan_id"]))
+        one_by_one = _step(budget, "shred-one-by-one", database.url, str(sample))
         return {"backend": backend, "records": size, "fill_s": fill_seconds,
-                "plan": planned, "review": reviewed, "run": ran, "one_by_one": one_by_one}
+                "plan": planned, "pure_rules": pure, "review": reviewed, "run": ran,
+                "one_by_one": one_by_one, "load": os.getloadavg()[0]}
     finally:
         database.drop()
 
 
-def markdown(results: list[dict[str, object]], sample: int) -> str:
+def markdown(results: list[dict[str, object]], sample: int, repeat: int,
+             command: str) -> str:
     lines = [
         SECTION, "",
         "`bench/retention.py`: `RetentionService.plan`, the review (approve all) and `run` "
         "over a fresh database per backend and size, fixture rows bulk-inserted (10 records "
-        "a student; 30% of records eligible). Each step in its own process; memory is its "
-        "peak resident set (ru_maxrss). Baseline: `RecordRepository.shred` one record at a "
-        f"time ({sample} records, same database, same run). One run each (not a median: "
-        "a 1M-record fixture takes minutes to build). Goals: plan < 30 s, run < 120 s at "
-        "1M records, memory flat.", "",
-        "| backend | records | plan s | plan MB | review s | destroyed | run s | run MB "
-        "| run µs/record | one-by-one µs/record | one-by-one / run |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "a student; 60% of records not permanent, 30% eligible). Each step in its own "
+        "process; memory is its peak resident set (ru_maxrss). Plan: median of "
+        f"{repeat} plans over the same records (range in brackets); review and run once "
+        "(a run destroys what it measures). Baselines, same database, same command: the "
+        f"pure rules in Python over {sample} non-permanent records, fetch included (the "
+        "plan's per-record work before it went set-based; \"pure ÷ plan\" is that cost "
+        "for all non-permanent records over the plan's time), and `RecordRepository.shred` "
+        f"one record at a time ({sample} records). Goals: plan < 30 s, run < 120 s at 1M "
+        "records, memory flat.", "",
+        f"Command: `{command}`.", "",
+        "| backend | records | plan s | plan MB | pure µs/record | pure ÷ plan | review s "
+        "| destroyed | run s | run MB | run µs/record | one-by-one µs/record "
+        "| one-by-one ÷ run | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for r in results:
-        plan, review, run, one = r["plan"], r["review"], r["run"], r["one_by_one"]
+        plan, pure, review, run, one = (r["plan"], r["pure_rules"], r["review"], r["run"],
+                                        r["one_by_one"])
         per = run["seconds"] / max(run["destroyed"], 1) * 1e6
         per_one = one["seconds"] / max(one["shredded"], 1) * 1e6
+        per_pure = pure["seconds"] / max(pure["decided"], 1) * 1e6
+        considered = plan["summary"]["total"] - plan["summary"]["keep"]
+        runs = plan["runs"]
         lines.append(
-            f"| {r['backend']} | {r['records']:,} | {plan['seconds']:.1f} | "
-            f"{plan['maxrss_mb']:.0f} | {review['seconds']:.1f} | {run['destroyed']:,} | "
-            f"{run['seconds']:.1f} | {run['maxrss_mb']:.0f} | {per:.0f} | {per_one:.0f} | "
-            f"{per_one / per:.1f}× |")
+            f"| {r['backend']} | {r['records']:,} | {plan['seconds']:.1f} "
+            f"({min(runs):.1f}–{max(runs):.1f}) | {plan['maxrss_mb']:.0f} | {per_pure:.0f} | "
+            f"{per_pure * considered / 1e6 / plan['seconds']:.1f}× | {review['seconds']:.1f} "
+            f"| {run['destroyed']:,} | {run['seconds']:.1f} | {run['maxrss_mb']:.0f} | "
+            f"{per:.0f} | {per_one:.0f} | {per_one / per:.1f}× | {r['load']:.1f} |")
     lines.append("")
     for backend in sorted({r["backend"] for r in results}):
         rows = sorted((r for r in results if r["backend"] == backend),
@@ -231,6 +290,8 @@ def markdown(results: list[dict[str, object]], sample: int) -> str:
                 f"memory {big['run']['maxrss_mb'] / small['run']['maxrss_mb']:.2f}×; plan time "
                 f"{big['plan']['seconds'] / small['plan']['seconds']:.1f}×, run time "
                 f"{big['run']['seconds'] / small['run']['seconds']:.1f}×.")
+    lines.append("- load: the 1-minute load average when the size was done (2.0 is both "
+                 "cores busy).")
     return "\n".join(lines) + "\n"
 
 
@@ -254,6 +315,9 @@ def main() -> None:
                         choices=["sqlite", "postgresql"])
     parser.add_argument("--sample", type=int, default=5000,
                         help="records shredded one at a time for the baseline")
+    parser.add_argument("--repeat", type=int, default=3, help="plans per size (median)")
+    parser.add_argument("--budget", type=float, default=3600,
+                        help="seconds for the whole command; then stop and clean up")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--write-doc", type=Path)
     parser.add_argument("--child", nargs=3, metavar=("STEP", "URL", "ARG"),
@@ -262,14 +326,19 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
+    # A SIGTERM unwinds like Ctrl-C, so that the databases are dropped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    budget = Budget(args.budget)
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-retention-") as directory:
         for backend in args.backends:
             for size in args.sizes:
-                result = measure(backend, size, Path(directory), args.sample)
+                result = measure(backend, size, Path(directory), args.sample, args.repeat,
+                                 budget)
                 print(json.dumps(result), file=sys.stderr, flush=True)
                 results.append(result)
-    section = markdown(results, args.sample)
+    command = "python bench/retention.py " + " ".join(sys.argv[1:])
+    section = markdown(results, args.sample, args.repeat, command)
     if args.markdown:
         print(section)
     if args.write_doc:

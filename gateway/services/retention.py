@@ -1,11 +1,16 @@
 """Retention and destruction (AR 5125(j)-(m); 5 CCR 432, 437): plan, review, run, certify.
 
-- ``plan`` streams the records from the store in batches through the pure schedule
-  (``gateway.retention``) and stores which may go and why, and which are held and by what.
+- ``plan`` applies the schedule (``gateway.retention``) to every record in the store and
+  stores which may go and why, and which are held and by what. What a record type gets
+  regardless of dates comes from the pure schedule; the date rules run in SQL (one
+  INSERT ... SELECT per rule kind, checked against the pure rules by
+  tests/integration/retention/test_rules_in_sql.py), except for students with holds,
+  whose records go through the pure rules one by one.
 - ``review``: a custodian of records approves or rejects all of a plan or some of its
   items; each review is recorded with who and when. Nothing is destroyed unless approved.
 - ``run`` destroys the approved items of a plan: one run at a time (a database lock),
-  a batch per transaction, each record's holds and eligibility checked again at run time,
+  a batch (a key range of plan items) per transaction, each record's holds and
+  eligibility checked again at run time the same way,
   crypto-shredding (data key, nonce and ciphertext deleted in one statement, so no record
   is ever half destroyed). Rerunning a plan finishes what a crashed run left; a finished
   plan is not run again. The last step writes the destruction certificate (counts by
@@ -30,6 +35,7 @@ import structlog
 
 from gateway.policy.facts import RecordCategory, RecordType, RequesterCategory
 from gateway.retention import (
+    Disposition,
     DispositionKind,
     Hold,
     HoldKind,
@@ -38,10 +44,12 @@ from gateway.retention import (
     RetentionSchedule,
     SchoolCalendar,
     StudentFacts,
+    dispose,
     load_calendar,
     load_schedule,
     plan,
 )
+from gateway.retention.schedule import RuleKind
 from gateway.store.errors import NotFound
 from gateway.store.models import (
     DestructionCertificate,
@@ -57,7 +65,7 @@ from gateway.store.models import (
     RetentionHold,
     RunStatus,
 )
-from gateway.store.retention import RecordRow
+from gateway.store.retention import DateRule, RecordRow
 from gateway.store.uow import UnitOfWork
 
 
@@ -70,7 +78,7 @@ def _log() -> Any:
 DESTRUCTION_METHOD = ("crypto-shredding: the record's AES-256-GCM data key, nonce and "
                       "ciphertext deleted in one transaction; the row kept as a tombstone "
                       "(5 CCR 437)")
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000  # plan items per run transaction: a commit (an fsync) each
 STALE_LOCK_AFTER = timedelta(minutes=15)
 
 
@@ -160,6 +168,8 @@ class RetentionService:
         self._batch = batch_size
         self._access_log = access_log
         self._stale_after = stale_lock_after
+        self._rules = _TypeRules(schedule, calendar)
+        self._year_starts = (calendar.start_month, calendar.start_day)
 
     @classmethod
     def from_config(cls, unit_of_work: Callable[[], UnitOfWork], config_dir: Path,
@@ -188,26 +198,34 @@ class RetentionService:
         if not created_by.strip():
             raise RetentionError("say who makes the plan")
         summary = PlanSummary()
+        counts = summary.by_kind
         with self._uow() as uow:
             holds = self._hold_facts(uow, as_of)
             made = uow.retention.add_plan(DispositionPlan(
                 created_at=now, created_by=created_by.strip()[:200], as_of=as_of,
                 schedule_id=self.schedule.id, schedule_version=self.schedule.version,
                 status=PlanStatus.DRAFT, summary={}))
-            # A mandatory permanent record is kept whatever the facts (5 CCR 432, 437; the
-            # loader refuses any other rule for one): counted, not read one by one.
-            kept = uow.retention.count_live(RecordCategory.MANDATORY_PERMANENT)
-            summary.by_kind[DispositionKind.KEEP] += kept
-            summary.by_rule[_permanent_rule(self.schedule)] += kept
+            # Students with holds (few): the pure rules, record by record. First, so that a
+            # hold placed meanwhile leaves its records out of both paths (kept), never in both.
             for batch in uow.retention.live_record_batches(
-                    self._batch, except_categories=(RecordCategory.MANDATORY_PERMANENT,)):
+                    self._batch, except_categories=(RecordCategory.MANDATORY_PERMANENT,),
+                    held_students_only=True):
                 items = []
                 for row, disposition in zip(batch, self._dispose(batch, holds, as_of),
                                             strict=True):
-                    summary.add(disposition)
                     if disposition.kind in (DispositionKind.ELIGIBLE, DispositionKind.HELD):
+                        counts[disposition.kind] += 1
                         items.append(_item(made.id, row, disposition))
                 uow.retention.add_items(items)
+            # Everyone else: the same rules in one INSERT ... SELECT per rule kind.
+            counts[DispositionKind.ELIGIBLE] += uow.retention.insert_eligible_items(
+                made.id, self._rules.date_rules, as_of, self._year_starts)
+            # The other kinds follow from the record type alone (permanent, no rule...);
+            # what is neither eligible nor held of the date-dependent types is not yet.
+            for record_type, forwarded, n in uow.retention.live_counts():
+                counts[self._rules.kind_of(record_type, forwarded)] += n
+            counts[DispositionKind.NOT_YET] -= (counts[DispositionKind.ELIGIBLE]
+                                                + counts[DispositionKind.HELD])
             made.summary = summary.as_dict()
             uow.commit()
         _log().info("retention.plan", plan_id=str(made.id), as_of=as_of.isoformat(),
@@ -433,10 +451,11 @@ class RetentionService:
                 now = self._clock()
                 if not uow.retention.heartbeat(holder, now):
                     raise RunInProgress("the run lock was taken over: stopping")
-                items = uow.retention.pending_items(plan_id, after, self._batch)
-                if not items:
+                count, last = uow.retention.next_batch(plan_id, after, self._batch)
+                if last is None:
                     break
-                batch_destroyed, batch_skipped = self._destroy_batch(uow, plan_id, items, now)
+                batch_destroyed = self._destroy_batch(uow, plan_id, (after, last), now)
+                batch_skipped = count - batch_destroyed
                 row = uow.retention.get_run(run.id)
                 row.destroyed += batch_destroyed
                 row.skipped += batch_skipped
@@ -444,12 +463,12 @@ class RetentionService:
                 uow.commit()
             destroyed += batch_destroyed
             skipped += batch_skipped
-            after = items[-1][0]
+            after = last
             _log().info("retention.run.batch", plan_id=str(plan_id), run_id=str(run.id),
                      destroyed=batch_destroyed, skipped=batch_skipped, done=destroyed + skipped,
                      pending=pending)
             if progress is not None:
-                progress(len(items))
+                progress(count)
 
         certificate = self._certify(plan_id, run.id)
         _log().info("retention.run.done", plan_id=str(plan_id), run_id=str(run.id),
@@ -457,43 +476,41 @@ class RetentionService:
         return RunReport(plan_id, run.id, destroyed, skipped, interrupted, certificate)
 
     def _destroy_batch(self, uow: UnitOfWork, plan_id: uuid.UUID,
-                       items: Sequence[tuple[uuid.UUID, uuid.UUID]],
-                       now: datetime) -> tuple[int, int]:
+                       batch: tuple[uuid.UUID | None, uuid.UUID], now: datetime) -> int:
+        """Deal with the pending items in ``batch`` (after, last], all in this transaction:
+        each record's holds and eligibility are checked again as they are now (a hold
+        placed, or a student back, since the plan was made stops destruction: fail
+        closed). Returns how many records were destroyed."""
         today = self._today(now)
-        rows = uow.retention.record_rows([record_id for record_id, _ in items])
-        outcomes: dict[uuid.UUID, ItemOutcome] = {}
-        live = []
-        for record_id, _student in items:
-            row = rows.get(record_id)
-            if row is None or row.destroyed:
-                outcomes[record_id] = ItemOutcome.ALREADY_DESTROYED
-            else:
-                live.append(row)
-        # Holds and facts as they are now: a hold placed, or a student back, since the
-        # plan was made stops destruction (fail closed).
-        destroy: list[uuid.UUID] = []
-        for row, disposition in zip(live, self._dispose(live, self._hold_facts(uow, today),
-                                                        today), strict=True):
-            if disposition.kind is DispositionKind.ELIGIBLE:
-                destroy.append(row.record_id)
-            else:
-                outcomes[row.record_id] = (ItemOutcome.HELD
-                                           if disposition.kind is DispositionKind.HELD
-                                           else ItemOutcome.NOT_ELIGIBLE)
-        uow.retention.shred_batch(destroy, now)
-        outcomes.update(dict.fromkeys(destroy, ItemOutcome.DESTROYED))
-        uow.retention.set_outcomes(plan_id, outcomes, now)
-        gone = uow.retention.students_without_live_records(
-            {rows[record_id].student_id for record_id in destroy})
+        repo = uow.retention
+        repo.mark_pending(plan_id, batch, ItemOutcome.ALREADY_DESTROYED, now, destroyed=True)
+        held = repo.held_in_batch(plan_id, batch)
+        if held:  # records of students with holds: the pure rules, one by one
+            live = [row for row in repo.record_rows(held).values() if not row.destroyed]
+            dispositions = self._dispose(live, self._hold_facts(uow, today), today)
+            destroy, stopped = [], []
+            for row, disposition in zip(live, dispositions, strict=True):
+                if disposition.kind is DispositionKind.ELIGIBLE:
+                    destroy.append(row.record_id)
+                elif disposition.kind is DispositionKind.HELD:
+                    stopped.append(row.record_id)
+            repo.shred_batch(destroy, now)
+            repo.mark_pending(plan_id, batch, ItemOutcome.HELD, now, record_ids=stopped)
+        repo.shred_eligible(plan_id, batch, self._rules.date_rules, today, self._year_starts,
+                            now)
+        destroyed = repo.mark_pending(plan_id, batch, ItemOutcome.DESTROYED, now,
+                                      destroyed=True)
+        repo.mark_pending(plan_id, batch, ItemOutcome.NOT_ELIGIBLE, now)
+        gone = repo.students_left_without_records(plan_id, batch, now)
         if gone:
             access_log = self._access_log(uow)
             if access_log is None:
                 _log().warning("retention.access_log_missing", step="destroy_student_key",
                             students=len(gone))
-            for student_id in sorted(gone):
+            for student_id in gone:
                 if access_log is not None:
                     access_log.destroy_student_key(student_id, now)
-        return len(destroy), len(items) - len(destroy)
+        return destroyed
 
     def _certify(self, plan_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:
         """Write the plan's certificate once (store and access log), close run and plan."""
@@ -544,6 +561,37 @@ class RetentionService:
                           outcome=json.dumps(body, sort_keys=True, separators=(",", ":")),
                           obligations=None)
         return True
+
+
+class _TypeRules:
+    """What the pure schedule says of each record type before any date is known.
+
+    A probe per record type (and forwarded or not), without dates or student facts: the
+    schedule keeps it, has no rule for it, or waits for dates (not yet). Only the last
+    kind's eligibility turns on dates; those types become the ``DateRule``s applied in
+    SQL, with the rule, section and citations the schedule gives them.
+    """
+
+    def __init__(self, schedule: RetentionSchedule, calendar: SchoolCalendar) -> None:
+        self._schedule, self._calendar = schedule, calendar
+        self.date_rules: list[DateRule] = []
+        for record_type in RecordType:
+            entry = schedule.for_type(record_type)
+            probe = self._probe(record_type, forwarded=False)
+            if entry is None or probe.kind is not DispositionKind.NOT_YET:
+                continue
+            interim = entry.rule.kind is RuleKind.INTERIM
+            self.date_rules.append(DateRule(
+                record_type, interim, entry.school_years if interim else entry.months,
+                probe.rule, probe.section, "; ".join(probe.citations)))
+
+    def _probe(self, record_type: RecordType, forwarded: bool) -> Disposition:
+        facts = RecordFacts(record_id="", student_id="", record_type=record_type,
+                            forwarded_to_another_district=forwarded)
+        return dispose(facts, None, (), date.min, self._schedule, self._calendar)
+
+    def kind_of(self, record_type: RecordType, forwarded: bool) -> DispositionKind:
+        return self._probe(record_type, forwarded).kind
 
 
 class _RunLock:
@@ -603,11 +651,6 @@ def _custodian(uow: UnitOfWork, ident: str) -> Requester:
                             if not custodians else
                             f"{ident!r} names several custodians: give the requester id")
     return custodians[0]
-
-
-def _permanent_rule(schedule: RetentionSchedule) -> str:
-    return next((e.rule.id for e in schedule.records.values()
-                 if e.category is RecordCategory.MANDATORY_PERMANENT), "permanent")
 
 
 def _status(counts: dict[str | None, int]) -> PlanStatus:

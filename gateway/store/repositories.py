@@ -390,10 +390,9 @@ class RecordRepository(_Repository):
         """
         record = self.get(record_id)
         if record.destroyed_at is None:
-            record.ciphertext = record.nonce = record.wrapped_key = None
-            record.kek_id = None
-            record.destroyed_at = at or utc_now()
-            self.session.flush()
+            self.session.flush()  # pending changes first: the statement bypasses the ORM
+            self.session.execute(shred_statement(at or utc_now(), StudentRecord.id == record_id))
+            self.session.refresh(record)
         return record
 
     def data_keys_by_kek(self) -> dict[str, int]:
@@ -432,6 +431,17 @@ class RecordRepository(_Repository):
                 .execution_options(synchronize_session="fetch"))
             done += result.rowcount  # type: ignore[attr-defined]
         return done, (rows[-1][0] if rows else None)
+
+
+def shred_statement(at: datetime, *where: Any) -> Any:
+    """The one statement that crypto-shreds records (5 CCR 437), for one record
+    (``RecordRepository.shred``) or a batch (retention runs): the wrapped data key, nonce
+    and ciphertext go together, so no record is ever half destroyed, and a record already
+    destroyed keeps its first ``destroyed_at``."""
+    return (update(StudentRecord).where(StudentRecord.destroyed_at.is_(None), *where)
+            .values(ciphertext=None, nonce=None, wrapped_key=None, kek_id=None,
+                    destroyed_at=at)
+            .execution_options(synchronize_session=False))
 
 
 # --- Duties -------------------------------------------------------------------------

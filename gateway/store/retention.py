@@ -1,25 +1,47 @@
 """The store's side of retention: holds, plans and their review, runs, the run lock.
 
 Like the other repositories it works in the unit of work's session and never commits.
-Bulk paths (streaming records for a plan, writing plan items, shredding a batch) use
-Core statements over a few columns, so that a plan over a million records keeps no ORM
-object per record and never reads a byte of ciphertext.
+The bulk paths are set-based: a plan is an INSERT ... SELECT per rule kind, a run batch a
+few UPDATEs over a key range of plan items, so that neither holds an object per record
+nor reads a byte of ciphertext. The date rules they apply in SQL (``eligible_select``) are
+the pure schedule's (``gateway.retention``), restated; tests/integration/retention/
+test_rules_in_sql.py holds the two to agreeing, edges included.
 """
 
 from __future__ import annotations
 
+import operator
 import os
 import socket
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    Interval,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
 
-from gateway.policy.facts import RecordCategory
+from gateway.policy.facts import RecordCategory, RecordType
 from gateway.store.errors import NotFound
 from gateway.store.models import (
     DestructionCertificate,
@@ -37,11 +59,26 @@ from gateway.store.models import (
     Student,
     StudentRecord,
 )
+from gateway.store.repositories import shred_statement
 
 # PostgreSQL advisory lock key of destruction runs ("RETAIN" in ASCII).
 DESTRUCTION_LOCK_KEY = 0x52455441494E
 DESTRUCTION_LOCK = "destruction_run"
 _IN_CHUNK = 500  # values per IN (...): well under SQLite's bound-parameter limit
+# What Python's str.strip() removes: a determination "by" only whitespace is none.
+_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+
+
+@dataclass(frozen=True, slots=True)
+class DateRule:
+    """A record type whose disposition turns on dates, as the schedule states it."""
+
+    record_type: RecordType
+    interim: bool  # else permitted
+    period: int  # interim: school years after origin; permitted: calendar months
+    rule: str
+    section: str
+    citations: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +125,11 @@ class RetentionRepository:
 
     def live_record_batches(self, batch_size: int, *,
                             except_categories: Sequence[RecordCategory] = (),
+                            held_students_only: bool = False,
                             ) -> Iterator[list[RecordRow]]:
-        """Every record not destroyed (but those of ``except_categories``), with its
-        student's departure, in batches by id.
+        """Every record not destroyed (but those of ``except_categories``; only those of
+        students with a hold if ``held_students_only``), with its student's departure,
+        in batches by id.
 
         Keyset pagination: each batch is one indexed query, so memory and time per batch
         stay the same however many records there are.
@@ -103,6 +142,11 @@ class RetentionRepository:
                     .order_by(StudentRecord.id).limit(batch_size))
             if except_categories:
                 stmt = stmt.where(StudentRecord.category.not_in(except_categories))
+            if held_students_only:
+                # IN, not a correlated EXISTS: the few held students drive the query
+                # through the student_id index instead of a scan of every record.
+                stmt = stmt.where(StudentRecord.student_id.in_(
+                    select(RetentionHold.student_id)))
             if after is not None:
                 stmt = stmt.where(StudentRecord.id > after)
             # Core rows on the session's connection: no ORM bookkeeping per row.
@@ -112,11 +156,13 @@ class RetentionRepository:
             yield batch
             after = batch[-1].record_id
 
-    def count_live(self, category: RecordCategory) -> int:
-        return self.session.execute(
-            select(func.count()).select_from(StudentRecord)
-            .where(StudentRecord.category == category,
-                   StudentRecord.destroyed_at.is_(None))).scalar_one()
+    def live_counts(self) -> list[tuple[RecordType, bool, int]]:
+        """Live records by (record type, forwarded to another district)."""
+        forwarded = func.coalesce(StudentRecord.forwarded_to, "") != ""
+        return [(RecordType(t), bool(f), n) for t, f, n in self.session.execute(
+            select(StudentRecord.record_type, forwarded, func.count())
+            .where(StudentRecord.destroyed_at.is_(None))
+            .group_by(StudentRecord.record_type, forwarded))]
 
     def record_rows(self, record_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RecordRow]:
         """These records (destroyed ones too) with their students' departure facts."""
@@ -129,36 +175,132 @@ class RetentionRepository:
             found.update((row.record_id, row) for row in _rows(self.session.execute(stmt)))
         return found
 
-    def shred_batch(self, record_ids: Sequence[uuid.UUID], at: datetime) -> int:
-        """Crypto-shred these records as ``RecordRepository.shred`` does one: the wrapped
-        data key, nonce and ciphertext go in one statement, the row stays a tombstone.
+    # --- The date rules in SQL ----------------------------------------------------------
 
-        One UPDATE per chunk instead of a load and a flush per record; a record already
-        destroyed is left as it is. Returns how many were destroyed now.
+    def eligible_select(self, rules: Sequence[DateRule], today: date,
+                        year_starts: tuple[int, int]) -> list[Select[Any]]:
+        """SELECTs of (record id, student id, record type, rule, section, citations,
+        eligible from) of the live records that ``rules`` make eligible on ``today``,
+        one per rule kind. Students with a hold, in force or released, are left out:
+        their records go through the pure rules one by one.
+
+        The schedule's ``_interim`` and ``_permitted`` restated over the joined rows;
+        ``year_starts`` is the calendar's (month, day) on which a school year begins.
+        The CHECK constraints of student_records mean a record always has a school year
+        of origin and an anecdotal record is dated and signed, so 5 CCR 431 adds nothing.
         """
+        dates = _Dates(self.session.get_bind().dialect.name, *year_starts)
+        selects = []
+        for interim in (True, False):
+            group = [r for r in rules if r.interim is interim]
+            if not group:
+                continue
+            kind = StudentRecord.record_type
+            period = case({r.record_type: r.period for r in group}, value=kind)
+            if interim:
+                eligible_from, conditions = _interim_terms(dates, period)
+            else:
+                eligible_from, conditions = _permitted_terms(dates, period)
+            selects.append(
+                select(StudentRecord.id, StudentRecord.student_id, kind,
+                       case({r.record_type: r.rule for r in group}, value=kind),
+                       case({r.record_type: r.section[:200] for r in group}, value=kind),
+                       case({r.record_type: r.citations for r in group}, value=kind),
+                       eligible_from)
+                .join(Student, Student.id == StudentRecord.student_id)
+                .where(StudentRecord.destroyed_at.is_(None),
+                       kind.in_([r.record_type for r in group]), *conditions,
+                       eligible_from <= literal(today, Date),
+                       not_(exists().where(RetentionHold.student_id == StudentRecord.student_id))))
+        return selects
+
+    def insert_eligible_items(self, plan_id: uuid.UUID, rules: Sequence[DateRule],
+                              today: date, year_starts: tuple[int, int]) -> int:
+        """Store the eligible records of students without holds as items of the plan, in
+        INSERT ... SELECT statements; returns how many."""
+        items = DispositionPlanItem.__table__
+        columns = ["record_id", "student_id", "record_type", "rule", "section", "citations",
+                   "eligible_from", "plan_id", "kind"]
+        inserted = 0
+        for chosen in self.eligible_select(rules, today, year_starts):
+            chosen = chosen.add_columns(
+                literal(plan_id, DispositionPlanItem.plan_id.type),
+                literal(PlanItemKind.ELIGIBLE, DispositionPlanItem.kind.type))
+            result = self.session.execute(insert(items).from_select(columns, chosen)
+                                          .execution_options(preserve_rowcount=True))
+            inserted += result.rowcount  # type: ignore[attr-defined]
+        return inserted
+
+    # --- Runs, a key range of plan items at a time -----------------------------------------
+
+    def shred_eligible(self, plan_id: uuid.UUID, batch: tuple[uuid.UUID | None, uuid.UUID],
+                       rules: Sequence[DateRule], today: date,
+                       year_starts: tuple[int, int], at: datetime) -> int:
+        """Crypto-shred the pending approved items of the plan in ``batch`` (after, last]
+        that the rules still make eligible today (students without holds only)."""
+        # The ids first, then UPDATE by id: one statement with the selection as a
+        # subquery let PostgreSQL scan every record once per batch (quadratic at 1M).
+        items = DispositionPlanItem
+        done = 0
+        for chosen in self.eligible_select(rules, today, year_starts):
+            ids = list(self.session.scalars(
+                chosen.with_only_columns(StudentRecord.id)
+                .join(items, items.record_id == StudentRecord.id)
+                .where(*self._pending(plan_id, batch))))
+            done += self.shred_batch(ids, at)
+        return done
+
+    def shred_batch(self, record_ids: Sequence[uuid.UUID], at: datetime) -> int:
+        """Crypto-shred these records (``shred_statement`` by chunks of ids); a record
+        already destroyed is left as it is. Returns how many were destroyed now."""
         done = 0
         for start in range(0, len(record_ids), _IN_CHUNK):
             chunk = record_ids[start:start + _IN_CHUNK]
+            result = self.session.execute(shred_statement(at, StudentRecord.id.in_(chunk)))
+            done += result.rowcount  # type: ignore[attr-defined]
+        return done
+
+    @staticmethod
+    def _pending(plan_id: uuid.UUID,
+                 batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[ColumnElement[bool]]:
+        """Conditions on plan items: approved, not dealt with, in ``batch``."""
+        return [*_open_items(plan_id), *_in_range(batch)]
+
+    def mark_pending(self, plan_id: uuid.UUID, batch: tuple[uuid.UUID | None, uuid.UUID],
+                     outcome: ItemOutcome, at: datetime, *, destroyed: bool | None = None,
+                     record_ids: Sequence[uuid.UUID] | None = None) -> int:
+        """Give the pending items of ``batch`` this outcome: those whose record is
+        destroyed (``destroyed=True``), those of ``record_ids``, or all that are left."""
+        pending = self._pending(plan_id, batch)
+        if destroyed:
+            pending.append(exists().where(StudentRecord.id == DispositionPlanItem.record_id,
+                                          StudentRecord.destroyed_at.is_not(None)))
+        done = 0
+        for start in range(0, len(record_ids or ()) or 1, _IN_CHUNK):
+            chosen = list(pending)
+            if record_ids is not None:
+                chosen.append(DispositionPlanItem.record_id.in_(
+                    record_ids[start:start + _IN_CHUNK]))
             result = self.session.execute(
-                update(StudentRecord)
-                .where(StudentRecord.id.in_(chunk), StudentRecord.destroyed_at.is_(None))
-                .values(ciphertext=None, nonce=None, wrapped_key=None, kek_id=None,
-                        destroyed_at=at)
+                update(DispositionPlanItem).where(*chosen)
+                .values(outcome=outcome, done_at=at)
                 .execution_options(synchronize_session=False))
             done += result.rowcount  # type: ignore[attr-defined]
         return done
 
-    def students_without_live_records(self, student_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-        """Those of these students none of whose records is left undestroyed."""
-        wanted = sorted(set(student_ids))
-        alive: set[uuid.UUID] = set()
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start:start + _IN_CHUNK]
-            alive.update(self.session.scalars(
-                select(StudentRecord.student_id).distinct()
-                .where(StudentRecord.student_id.in_(chunk),
-                       StudentRecord.destroyed_at.is_(None))))
-        return set(wanted) - alive
+    def students_left_without_records(self, plan_id: uuid.UUID,
+                                      batch: tuple[uuid.UUID | None, uuid.UUID],
+                                      at: datetime) -> list[uuid.UUID]:
+        """Students of the items of ``batch`` destroyed at ``at`` none of whose records
+        is left undestroyed, by id."""
+        items = DispositionPlanItem
+        return list(self.session.scalars(
+            select(items.student_id).distinct()
+            .where(items.plan_id == plan_id, items.outcome == ItemOutcome.DESTROYED,
+                   items.done_at == at, *_in_range(batch),
+                   not_(exists().where(StudentRecord.student_id == items.student_id,
+                                       StudentRecord.destroyed_at.is_(None))))
+            .order_by(items.student_id)))
 
     def determine_usefulness_ceased(self, record_id: uuid.UUID, on: date,
                                     by: str) -> StudentRecord:
@@ -238,25 +380,32 @@ class RetentionRepository:
             yield batch
             after = batch[-1].record_id
 
-    def pending_items(self, plan_id: uuid.UUID, after: uuid.UUID | None,
-                      limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """(record id, student id) of approved items the run has not dealt with yet,
-        by record id after ``after``."""
-        stmt = (select(DispositionPlanItem.record_id, DispositionPlanItem.student_id)
-                .where(DispositionPlanItem.plan_id == plan_id,
-                       DispositionPlanItem.decision == ItemDecision.APPROVED,
-                       DispositionPlanItem.outcome.is_(None))
-                .order_by(DispositionPlanItem.record_id).limit(limit))
+    def next_batch(self, plan_id: uuid.UUID, after: uuid.UUID | None,
+                   limit: int) -> tuple[int, uuid.UUID | None]:
+        """How many of the next ``limit`` approved items the run has not dealt with
+        (after record id ``after``) there are, and the last one's record id: the key
+        range (after, last] a run batch works on, without reading the items."""
+        nxt = (select(DispositionPlanItem.record_id).where(*_open_items(plan_id))
+               .order_by(DispositionPlanItem.record_id).limit(limit))
         if after is not None:
-            stmt = stmt.where(DispositionPlanItem.record_id > after)
-        return [(r, s) for r, s in self.session.execute(stmt)]
+            nxt = nxt.where(DispositionPlanItem.record_id > after)
+        batch = nxt.subquery()
+        count = self.session.execute(select(func.count()).select_from(batch)).scalar_one()
+        # PostgreSQL has no max(uuid): the last by order instead.
+        last = self.session.execute(select(batch.c.record_id)
+                                    .order_by(batch.c.record_id.desc()).limit(1)).scalar()
+        return count, last
+
+    def held_in_batch(self, plan_id: uuid.UUID,
+                      batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[uuid.UUID]:
+        """Record ids of the pending items in ``batch`` whose students have a hold."""
+        return list(self.session.scalars(select(DispositionPlanItem.record_id).where(
+            *self._pending(plan_id, batch),
+            exists().where(RetentionHold.student_id == DispositionPlanItem.student_id))))
 
     def count_pending(self, plan_id: uuid.UUID) -> int:
-        return self.session.execute(
-            select(func.count()).select_from(DispositionPlanItem)
-            .where(DispositionPlanItem.plan_id == plan_id,
-                   DispositionPlanItem.decision == ItemDecision.APPROVED,
-                   DispositionPlanItem.outcome.is_(None))).scalar_one()
+        return self.session.execute(select(func.count()).select_from(DispositionPlanItem)
+                                    .where(*_open_items(plan_id))).scalar_one()
 
     def requesters_with_subject(self, subject: str) -> list[Requester]:
         """Requesters known by this ``sub`` or ``client_id`` at any issuer."""
@@ -292,20 +441,6 @@ class RetentionRepository:
                    DispositionPlanItem.kind == PlanItemKind.ELIGIBLE)
             .group_by(DispositionPlanItem.decision))
         return {(str(d) if d is not None else None): n for d, n in rows}
-
-    def set_outcomes(self, plan_id: uuid.UUID, outcomes: dict[uuid.UUID, ItemOutcome],
-                     at: datetime) -> None:
-        by_outcome: dict[ItemOutcome, list[uuid.UUID]] = {}
-        for record_id, outcome in outcomes.items():
-            by_outcome.setdefault(outcome, []).append(record_id)
-        for outcome, ids in by_outcome.items():
-            for start in range(0, len(ids), _IN_CHUNK):
-                self.session.execute(
-                    update(DispositionPlanItem)
-                    .where(DispositionPlanItem.plan_id == plan_id,
-                           DispositionPlanItem.record_id.in_(ids[start:start + _IN_CHUNK]))
-                    .values(outcome=outcome, done_at=at)
-                    .execution_options(synchronize_session=False))
 
     def destroyed_by_type_and_rule(self, plan_id: uuid.UUID) -> list[tuple[str, str, int]]:
         rows = self.session.execute(
@@ -423,6 +558,96 @@ class RetentionRepository:
             and_(RetentionLock.name == DESTRUCTION_LOCK, RetentionLock.holder == holder)))
 
 
+def _open_items(plan_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    """Items of the plan approved and not yet dealt with by a run."""
+    items = DispositionPlanItem
+    return [items.plan_id == plan_id, items.decision == ItemDecision.APPROVED,
+            items.outcome.is_(None)]
+
+
+def _in_range(batch: tuple[uuid.UUID | None, uuid.UUID]) -> list[ColumnElement[bool]]:
+    """Items in the key range (after, last] of a run batch: a range of the primary key,
+    so that every statement of a batch is an index range scan."""
+    after, last = batch
+    items = DispositionPlanItem
+    return [items.record_id <= last] + ([items.record_id > after] if after else [])
+
+
+class _Dates:
+    """The date arithmetic the rules need, in each backend's SQL (SQLite keeps a date
+    as 'YYYY-MM-DD' text, which compares as the date does)."""
+
+    def __init__(self, dialect: str, month: int, day: int) -> None:
+        self.postgres = dialect == "postgresql"
+        self.month, self.day = month, day
+
+    def year_start(self, school_year: Any) -> Any:
+        """The first day of ``school_year`` (calendar.first_day)."""
+        if self.postgres:
+            return func.make_date(school_year, self.month, self.day, type_=Date)
+        return func.printf("%04d-%02d-%02d", school_year, self.month, self.day, type_=Date)
+
+    def add_months(self, day: Any, months: Any) -> Any:
+        """``day`` plus whole calendar months, clamped to the end of a shorter month
+        (add_calendar_months)."""
+        if self.postgres:  # PostgreSQL clamps the same way
+            return cast(day + func.make_interval(0, months, type_=Interval), Date)
+        day_of_month = cast(func.strftime("%d", day), Integer)
+        same_day = func.date(day, "start of month", func.printf("+%d months", months),
+                             func.printf("+%d days", day_of_month - 1))
+        last_day = func.date(day, "start of month", func.printf("+%d months", months + 1),
+                             "-1 day")
+        return func.min(same_day, last_day, type_=Date)
+
+
+def _either(a: tuple[Any, Any], b: tuple[Any, Any], a_first: Any) -> Any:
+    """Of two (condition, date) events that count only when their condition holds, the
+    one ``a_first(a, b)`` picks (min: ``operator.le``, max: ``operator.ge``); NULL if
+    neither counts."""
+    (a_ok, a_day), (b_ok, b_day) = a, b
+    return case((and_(a_ok, or_(not_(b_ok), a_first(a_day, b_day))), a_day), (b_ok, b_day))
+
+
+def _interim_terms(dates: _Dates, school_years: Any) -> tuple[Any, list[Any]]:
+    """schedule._interim: from the first day of the Nth school year after origin, once
+    usefulness has ceased (determined, by someone, not before a return) or the student
+    has left (and not come back), whichever is earlier."""
+    r, s = StudentRecord, Student
+    origin = r.school_year_of_origin
+    useful = (and_(r.usefulness_ceased_on.is_not(None),
+                   func.trim(func.coalesce(r.usefulness_determined_by, ""), _WHITESPACE) != "",
+                   or_(s.returned_on.is_(None), r.usefulness_ceased_on >= s.returned_on)),
+              r.usefulness_ceased_on)
+    left = (and_(s.left_district_on.is_not(None),
+                 or_(s.returned_on.is_(None), s.returned_on < s.left_district_on)),
+            s.left_district_on)
+    trigger = _either(useful, left, operator.le)  # whichever came first
+    opens = dates.year_start(origin + school_years)
+    eligible_from = case((trigger > opens, trigger), else_=opens)
+    conditions = [
+        func.coalesce(r.forwarded_to, "") == "",  # forwarded: outside the rule
+        not_(and_(r.anecdotal_or_assessment, r.originated_on.is_(None))),
+        # an origin date must agree with the school year of origin
+        or_(r.originated_on.is_(None),
+            and_(r.originated_on >= dates.year_start(origin),
+                 r.originated_on < dates.year_start(origin + 1))),
+        trigger.is_not(None),
+    ]
+    return eligible_from, conditions
+
+
+def _permitted_terms(dates: _Dates, months: Any) -> tuple[Any, list[Any]]:
+    """schedule._permitted: N calendar months after the later of completion and
+    withdrawal still in effect (after any return)."""
+    s = Student
+
+    def ended(day: Any) -> tuple[Any, Any]:
+        return and_(day.is_not(None), or_(s.returned_on.is_(None), day > s.returned_on)), day
+
+    later = _either(ended(s.program_completed_on), ended(s.withdrawn_on), operator.ge)
+    return dates.add_months(later, months), [later.is_not(None)]
+
+
 def _stale(row: RetentionLock, now: datetime, stale_after: timedelta) -> bool:
     if row.host == socket.gethostname() and not _alive(row.pid):
         return True
@@ -439,4 +664,4 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["DESTRUCTION_LOCK_KEY", "RecordRow", "RetentionRepository"]
+__all__ = ["DESTRUCTION_LOCK_KEY", "DateRule", "RecordRow", "RetentionRepository"]
