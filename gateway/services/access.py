@@ -23,7 +23,7 @@ from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, R
 from gateway.store import models
 from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
-from gateway.store.errors import NotAParent, NotFound
+from gateway.store.errors import NotAParent
 from gateway.store.uow import UnitOfWork
 
 
@@ -149,17 +149,18 @@ class RecordAccessService:
             return self._policy.decide(question, today)
 
     def _question(self, uow: UnitOfWork, request: RecordRequest, now: datetime, today: date):
-        requester = registered_requester(uow, request.caller)
-        student = uow.students.by_sis_id(request.student_sis_id)
-        try:
-            record = uow.records.get(request.record_id)
-        except NotFound:
-            record = None
-        if student is None or record is None or record.student_id != student.id:
+        # Two queries: the requester, student, record, guardianship and papers in one;
+        # the consents on file in the other.
+        facts = uow.read_facts.for_read(request.caller.issuer, request.caller.subject,
+                                        request.student_sis_id, request.record_id, today)
+        if facts is None or not facts.requester.active:
+            raise UnregisteredRequester("the district has not registered this requester")
+        requester, student, record = facts.requester, facts.student, facts.record
+        if student is None or record is None:
             raise UnknownStudentOrRecord("no such record of that student")
         guardianship = None
         if requester.category is RequesterCategory.PARENT:
-            guardianship = uow.guardianships.find(requester.id, student.id)
+            guardianship = facts.guardianship
         elif requester.category is RequesterCategory.STUDENT:
             # Nothing in the store yet ties a student's login to a student: fail closed.
             raise NoVerifiedRelationship("students reach their own records through the portal")
@@ -167,14 +168,22 @@ class RecordAccessService:
             who = requester.as_fact(guardianship, request.legitimate_educational_interest)
         except NotAParent as exc:
             raise NoVerifiedRelationship(str(exc)) from None
+        # A consent that covers the record is the one to weigh; failing that, show the
+        # engine the first on file so that its refusal can say what is wrong with it.
+        on_file = uow.consents.for_recipient(student.id, requester.id, at=now)
+        consents = uow.consents.valid_among(on_file, record.record_type, today) or on_file
         question = AccessQuestion(
             requester=who,
             student=student.as_fact(),
             action=Action.ACCESS,
             record_type=record.record_type,
             purpose=request.purpose,
-            evidence=_evidence_on_file(uow, requester.id, student.id, record.record_type,
-                                       request, now, today),
+            evidence=Evidence(
+                consent=consents[0].as_fact() if consents else None,
+                written_agreement=facts.written_agreement,
+                written_certification=facts.written_certification,
+                emergency_threat=request.emergency_threat,
+            ),
         )
         return requester, student, record, question
 
@@ -195,21 +204,3 @@ def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
     if requester is None or not requester.active:
         raise UnregisteredRequester("the district has not registered this requester")
     return requester
-
-
-def _evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
-                      record_type: RecordType, request: RecordRequest, now: datetime,
-                      today: date) -> Evidence:
-    """What the district holds for this requester and student: papers, consents."""
-    kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
-    # A consent that covers the record is the one to weigh; failing that, show the engine
-    # the first on file so that its refusal can say what is wrong with it.
-    consents = (uow.consents.valid_for(student_id, record_type, requester_id, at=now,
-                                       today=today)
-                or uow.consents.for_recipient(student_id, requester_id, at=now))
-    return Evidence(
-        consent=consents[0].as_fact() if consents else None,
-        written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
-        written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
-        emergency_threat=request.emergency_threat,
-    )

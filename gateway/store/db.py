@@ -18,6 +18,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Key in a SQLite connection's ``info``: its transactions begin IMMEDIATE (``_on_begin``).
+BEGINS_IMMEDIATE = "gateway_begins_immediate"
 
 
 def database_url(url: str | URL) -> URL:
@@ -43,7 +45,7 @@ def make_engine(url: str | URL, **options: Any) -> Engine:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -53,6 +55,8 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")  # stays "memory" for :memory:
         finally:
             cursor.close()
+        # Tells the access log that a transaction here holds the write lock from BEGIN.
+        record.info[BEGINS_IMMEDIATE] = True
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
