@@ -55,7 +55,7 @@ def main() -> int:
                     or DEFAULT_POSTGRES)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="records-gateway-profile-") as workdir, \
-            start_dev_provider(port=0) as provider:
+            start_dev_provider(port=0, timeout=90) as provider:
         database = Database(args.backend, Path(workdir), args.postgres_url)
         app = None
         try:

@@ -149,10 +149,10 @@ class RecordAccessService:
             return self._policy.decide(question, today)
 
     def _question(self, uow: UnitOfWork, request: RecordRequest, now: datetime, today: date):
-        # Two queries: the requester, student, record, guardianship and papers in one;
-        # the consents on file in the other.
+        # One query: requester, student, record, guardianship, papers and consents.
         facts = uow.read_facts.for_read(request.caller.issuer, request.caller.subject,
-                                        request.student_sis_id, request.record_id, today)
+                                        request.student_sis_id, request.record_id,
+                                        at=now, today=today)
         if facts is None or not facts.requester.active:
             raise UnregisteredRequester("the district has not registered this requester")
         requester, student, record = facts.requester, facts.student, facts.record
@@ -170,7 +170,7 @@ class RecordAccessService:
             raise NoVerifiedRelationship(str(exc)) from None
         # A consent that covers the record is the one to weigh; failing that, show the
         # engine the first on file so that its refusal can say what is wrong with it.
-        on_file = uow.consents.for_recipient(student.id, requester.id, at=now)
+        on_file = facts.consents
         consents = uow.consents.valid_among(on_file, record.record_type, today) or on_file
         question = AccessQuestion(
             requester=who,

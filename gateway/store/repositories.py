@@ -295,6 +295,7 @@ class ReadFacts:
     guardianship: Guardianship | None  # between this requester and this student, if any
     written_agreement: bool  # in force on the day asked about
     written_certification: bool
+    consents: tuple[Consent, ...]  # ConsentRepository.for_recipient's, in its order
 
 
 def _agreement_in_force(kind: AgreementKind) -> Any:
@@ -307,11 +308,12 @@ def _agreement_in_force(kind: AgreementKind) -> Any:
 
 
 # Built once and reused: a read then costs SQLAlchemy no statement building and no cache
-# key, which were most of the time the five separate queries it replaces took.
+# key, which were most of the time the six separate queries it replaces took. One row
+# per unrevoked consent naming the requester (at least one row: outer joins).
 _READ_FACTS = (
     select(Requester, Student, StudentRecord, Guardianship,
            _agreement_in_force(AgreementKind.WRITTEN_AGREEMENT),
-           _agreement_in_force(AgreementKind.WRITTEN_CERTIFICATION))
+           _agreement_in_force(AgreementKind.WRITTEN_CERTIFICATION), Consent)
     .select_from(Requester)
     .outerjoin(Student, Student.sis_id == bindparam("sis_id", type_=Student.sis_id.type))
     .outerjoin(StudentRecord, and_(
@@ -319,30 +321,37 @@ _READ_FACTS = (
         StudentRecord.student_id == Student.id))
     .outerjoin(Guardianship, and_(Guardianship.parent_id == Requester.id,
                                   Guardianship.student_id == Student.id))
+    .outerjoin(Consent, and_(
+        Consent.student_id == Student.id, Consent.recipient_id == Requester.id,
+        or_(Consent.revoked_at.is_(None),
+            Consent.revoked_at > bindparam("at", type_=Consent.revoked_at.type))))
     .where(Requester.issuer == bindparam("issuer", type_=Requester.issuer.type),
            Requester.subject == bindparam("subject", type_=Requester.subject.type))
+    .order_by(Consent.created_at, Consent.id)
 )
 
 
 class ReadFactsRepository(_Repository):
-    def for_read(self, issuer: str, subject: str, sis_id: str, record_id: uuid.UUID,
-                 today: date) -> ReadFacts | None:
+    def for_read(self, issuer: str, subject: str, sis_id: str, record_id: uuid.UUID, *,
+                 at: datetime, today: date) -> ReadFacts | None:
         """In one round trip: the requester an OpenID provider's ``sub`` stands for, the
         student by SIS id, the record if it is that student's, the guardianship between
-        them and whether the requester's papers are in force ``today``. None if no such
+        them, whether the requester's papers are in force ``today`` and the consents
+        about the student naming the requester not revoked ``at``. None if no such
         requester is registered."""
         # PostgreSQL cannot be asked about a NUL, and no SIS id holds one: ask for
         # "sis_id = NULL", which matches no student, and still find the requester.
-        row = self.session.execute(_READ_FACTS, {
+        rows = self.session.execute(_READ_FACTS, {
             "issuer": issuer, "subject": subject,
             "sis_id": None if "\x00" in sis_id else sis_id, "record_id": record_id,
-            "today": today}).one_or_none()
-        if row is None:
+            "today": today, "at": at}).all()
+        if not rows:
             return None
-        requester, student, record, guardianship, agreement, certification = row
+        requester, student, record, guardianship, agreement, certification, _ = rows[0]
         return ReadFacts(requester=requester, student=student, record=record,
                          guardianship=guardianship, written_agreement=bool(agreement),
-                         written_certification=bool(certification))
+                         written_certification=bool(certification),
+                         consents=tuple(row[6] for row in rows if row[6] is not None))
 
 
 # --- Records --------------------------------------------------------------------------
