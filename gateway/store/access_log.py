@@ -77,6 +77,9 @@ _HEAD_AND_KEY = (
     .select_from(_head.outerjoin(_keys, _keys.c.student_id == sa.bindparam(
         "student_id", type_=_keys.c.student_id.type)))  # None: no key row (= NULL)
     .where(_head.c.id == HEAD_ID).with_for_update(of=_head))
+_KEY_ROW = sa.select(_keys.c.student_id.label("key_student_id"), _keys.c.wrapped_key,
+                     _keys.c.kek_id, _keys.c.destroyed_at).where(
+    _keys.c.student_id == sa.bindparam("student_id", type_=_keys.c.student_id.type))
 _INSERT_KEY = _keys.insert()
 _INSERT_ENTRY = _entries.insert()
 _INSERT_NODES = _nodes.insert()
@@ -280,6 +283,16 @@ class AccessLogRepository:
         """(the key to seal with, the row to insert if it is new). Under the head lock, so
         two first entries about a student cannot both make a key."""
         new_row = None
+        if (head["key_student_id"] is None and student_id not in self._content_keys
+                and self._postgresql):
+            # The join saw the key table as of the statement's start: if it waited for
+            # the head lock while another append made this student's key, the key row
+            # is not in ``head`` (PostgreSQL re-reads only the locked row), and a second
+            # key would fail the commit. Now that the lock is held, look again.
+            found = self.session.connection().execute(
+                _KEY_ROW, {"student_id": student_id}).mappings().one_or_none()
+            if found is not None:
+                head = {**head, **found}
         if student_id in self._content_keys:
             key = self._content_keys[student_id]
         elif head["key_student_id"] is None:
