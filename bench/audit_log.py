@@ -40,19 +40,19 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-import sqlalchemy as sa
+import sqlalchemy as sa  # noqa: E402
 
-from audit.checkpoint import generate_key
-from audit.events import Entry, EventType, RecordRef, Requester, utc_time
-from audit.merkle import MerkleTree
-from audit.sealing import new_content_key, store_entry
-from gateway.cli_audit import checkpoint_loop
-from gateway.store import migrate
-from gateway.store.access_log import LogSigner, _Edge
-from gateway.store.crypto import KeyEncryptionKeys
-from gateway.store.db import make_engine, make_session_factory
-from gateway.store.models import AccessLogEntry
-from gateway.store.uow import UnitOfWork
+from audit.checkpoint import generate_key  # noqa: E402
+from audit.events import Entry, EventType, RecordRef, Requester, utc_time  # noqa: E402
+from audit.merkle import MerkleTree  # noqa: E402
+from audit.sealing import new_content_key, store_entry  # noqa: E402
+from gateway.cli_audit import checkpoint_loop  # noqa: E402
+from gateway.store import migrate  # noqa: E402
+from gateway.store.access_log import LogSigner, _Edge  # noqa: E402
+from gateway.store.crypto import KeyEncryptionKeys  # noqa: E402
+from gateway.store.db import make_engine, make_session_factory  # noqa: E402
+from gateway.store.models import AccessLogEntry  # noqa: E402
+from gateway.store.uow import UnitOfWork  # noqa: E402
 
 T0 = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
 STUDENTS = 200

@@ -331,7 +331,7 @@ Read one as the Aeries SIS integration (a school official stating its interest):
 
 Without the interest the same read is refused (403, with the clause and its citations).
 Stop with Ctrl-C.
-""")
+""")  # noqa: E501 (shell lines to copy whole)
 
 
 # --- The portal and console in the demo (issue 6) ---

@@ -18,7 +18,7 @@ from gateway.services.retention import (
     RunInProgress,
 )
 from gateway.store.errors import RecordDestroyed
-from gateway.store.models import ItemOutcome, PlanItemKind, PlanStatus, RetentionLock
+from gateway.store.models import PlanItemKind, PlanStatus, RetentionLock
 from gateway.store.retention import DESTRUCTION_LOCK
 from gateway.store.uow import UnitOfWork
 from tests.integration.retention.conftest import Clock, District, Leaver

@@ -34,7 +34,8 @@ def gateway(empty_database_url: str, tmp_path: Path):
             for minute in range(5):
                 uow.access_log.append(
                     EventType.DISCLOSURE, at=T0 + timedelta(minutes=minute),
-                    student_id=uuid.uuid4(), requester=Requester("Ms. Reyes [1]", "school_official"),
+                    student_id=uuid.uuid4(),
+                    requester=Requester("Ms. Reyes [1]", "school_official"),
                     records=[RecordRef(str(uuid.uuid4()), "health")], request_id=f"r{minute}")
             uow.commit()
     finally:
