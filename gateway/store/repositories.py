@@ -235,7 +235,7 @@ class AgreementRepository(_Repository):
 # Built once (every audited read asks it): no statement building or cache key per call.
 _CONSENTS_FOR_RECIPIENT = select(Consent).where(
     Consent.student_id == bindparam("student_id", type_=Consent.student_id.type),
-    Consent.recipient_id == bindparam("recipient_id", type_=Consent.student_id.type),
+    Consent.recipient_id == bindparam("recipient_id", type_=Consent.recipient_id.type),
     or_(Consent.revoked_at.is_(None),
         Consent.revoked_at > bindparam("at", type_=Consent.revoked_at.type)),
 ).order_by(Consent.created_at, Consent.id)
