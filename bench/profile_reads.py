@@ -1,13 +1,17 @@
 """Where an audited read spends its time: cProfile of the Flask test client, in-process.
 
     .venv/bin/python bench/profile_reads.py [--backend sqlite|postgresql] [--reads 500]
-        [--sort tottime|cumulative] [--top 40]
+        [--sort tottime|cumulative] [--top 40] [--timing]
 
 The same set-up as bench/http_reads.py (the demo's data in a throwaway database, the
 development OpenID provider, a real client-credentials token), without gunicorn or the
 network: the test client reads one record --reads times (after 50 untimed reads) under
 cProfile, then prints the mean time per read and the top functions. For finding what
 to make faster; bench/http_reads.py is the measure.
+
+--timing instead times, without the profiler, --reads reads interleaved with as many
+/healthz requests (each timed alone), and prints the medians and their ratio: a quick
+before/after check that shares the machine's noise between the two.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -44,11 +49,13 @@ def main() -> int:
     ap.add_argument("--reads", type=int, default=500)
     ap.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--timing", action="store_true",
+                    help="medians of reads and /healthz, interleaved, no profiler")
     ap.add_argument("--postgres-url", default=os.environ.get("GATEWAY_TEST_POSTGRES_URL")
                     or DEFAULT_POSTGRES)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="records-gateway-profile-") as workdir, \
-            start_dev_provider(port=0) as provider:
+            start_dev_provider(port=0, timeout=90) as provider:
         database = Database(args.backend, Path(workdir), args.postgres_url)
         app = None
         try:
@@ -66,16 +73,32 @@ def main() -> int:
             try:
                 for _ in range(50):
                     assert client.get(url, headers=headers).status_code == 200
+                if args.timing:
+                    reads, health = [], []
+                    for _ in range(args.reads):
+                        started = time.perf_counter()
+                        client.get(url, headers=headers)
+                        reads.append(time.perf_counter() - started)
+                        started = time.perf_counter()
+                        client.get("/healthz")
+                        health.append(time.perf_counter() - started)
                 profiler = cProfile.Profile()
                 started = time.perf_counter()
                 profiler.enable()
-                for _ in range(args.reads):
+                for _ in range(0 if args.timing else args.reads):
                     client.get(url, headers=headers)
                 profiler.disable()
                 elapsed = time.perf_counter() - started
             finally:
                 sys.stdout.close()
                 sys.stdout = stdout
+            if args.timing:
+                read_ms = statistics.median(reads) * 1000
+                health_ms = statistics.median(health) * 1000
+                print(f"{args.backend}: {args.reads} reads interleaved with /healthz, medians: "
+                      f"read {read_ms:.2f} ms, /healthz {health_ms:.2f} ms, "
+                      f"read / healthz {read_ms / health_ms:.1f}x")
+                return 0
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
             print(f"{args.backend}: {args.reads} reads, {elapsed / args.reads * 1000:.2f} ms "

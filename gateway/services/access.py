@@ -24,7 +24,7 @@ from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, R
 from gateway.store import models
 from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
-from gateway.store.errors import NotAParent, NotFound
+from gateway.store.errors import NotAParent
 from gateway.store.uow import UnitOfWork
 
 
@@ -150,23 +150,32 @@ class RecordAccessService:
             return self._policy.decide(question, today)
 
     def _question(self, uow: UnitOfWork, request: RecordRequest, now: datetime, today: date):
-        requester = registered_requester(uow, request.caller)
-        student = uow.students.by_sis_id(request.student_sis_id)
-        try:
-            record = uow.records.get(request.record_id)
-        except NotFound:
-            record = None
-        if student is None or record is None or record.student_id != student.id:
+        # One query: requester, student, record, guardianship, papers and consents.
+        found = uow.read_facts.for_read(request.caller.issuer, request.caller.subject,
+                                        request.student_sis_id, request.record_id,
+                                        at=now, today=today)
+        if found is None or not found.requester.active:
+            raise UnregisteredRequester("the district has not registered this requester")
+        requester, student, record = found.requester, found.student, found.record
+        if student is None or record is None:
             raise UnknownStudentOrRecord("no such record of that student")
+        # A consent that covers the record is the one to weigh; failing that, show the
+        # engine the first on file so that its refusal can say what is wrong with it.
+        on_file = found.consents
+        consents = uow.consents.valid_among(on_file, record.record_type, today) or on_file
         question = AccessQuestion(
-            requester=requester_fact(uow, requester, student.id,
-                                     request.legitimate_educational_interest),
+            requester=engine_requester(requester, found.guardianship, student.id,
+                                       request.legitimate_educational_interest),
             student=student.as_fact(),
             action=Action.ACCESS,
             record_type=record.record_type,
             purpose=request.purpose,
-            evidence=evidence_on_file(uow, requester.id, student.id, record.record_type,
-                                      now, today, emergency_threat=request.emergency_threat),
+            evidence=Evidence(
+                consent=consents[0].as_fact() if consents else None,
+                written_agreement=found.written_agreement,
+                written_certification=found.written_certification,
+                emergency_threat=request.emergency_threat,
+            ),
         )
         return requester, student, record, question
 
@@ -191,14 +200,21 @@ def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
 
 def requester_fact(uow: UnitOfWork, requester: models.Requester, student_id: uuid.UUID,
                    interest: str = "") -> facts.Requester:
+    """The requester in the engine's words, the guardianship looked up for a parent."""
+    guardianship = (uow.guardianships.find(requester.id, student_id)
+                    if requester.category is RequesterCategory.PARENT else None)
+    return engine_requester(requester, guardianship, student_id, interest)
+
+
+def engine_requester(requester: models.Requester, guardianship: models.Guardianship | None,
+                     student_id: uuid.UUID, interest: str = "") -> facts.Requester:
     """The requester in the engine's words; a parent through the verified relationship to
     this student only, a student for their own records only (NoVerifiedRelationship
     otherwise)."""
-    guardianship = None
-    if requester.category is RequesterCategory.PARENT:
-        guardianship = uow.guardianships.find(requester.id, student_id)
-    elif requester.category is RequesterCategory.STUDENT and requester.student_id != student_id:
+    if requester.category is RequesterCategory.STUDENT and requester.student_id != student_id:
         raise NoVerifiedRelationship("a student's login reaches that student's records only")
+    if requester.category is not RequesterCategory.PARENT:
+        guardianship = None
     try:
         return requester.as_fact(guardianship, interest)
     except NotAParent as exc:

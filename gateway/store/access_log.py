@@ -16,6 +16,7 @@ destroyed are sealed under a key that is never stored: they are born unreadable.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,6 +51,7 @@ from audit.sealing import SealError, new_content_key, open_entry, store_entry
 from audit.verify import VerificationReport, proof_bundle
 from gateway.policy.decision import Decision
 from gateway.store.crypto import CryptoError, KeyEncryptionKeys
+from gateway.store.db import BEGINS_IMMEDIATE
 from gateway.store.models import (
     AccessLogCheckpoint,
     AccessLogEntry,
@@ -65,6 +67,48 @@ _head = AccessLogHead.__table__
 _keys = StudentContentKey.__table__
 _checkpoints = AccessLogCheckpoint.__table__
 _IN_CHUNK = 400  # node ids per query: under SQLite's bound-parameter limit
+
+# The append's statements, built once: SQLAlchemy then neither rebuilds them nor
+# recomputes their cache keys on every append (that was most of an append's time).
+_TAKE_SQLITE_WRITE_LOCK = _head.update().where(sa.false()).values(size=_head.c.size)
+_HEAD_AND_KEY = (
+    sa.select(_head.c.size, _head.c.last_leaf_hash, _head.c.edge,
+              _keys.c.student_id.label("key_student_id"), _keys.c.wrapped_key,
+              _keys.c.kek_id, _keys.c.destroyed_at)
+    .select_from(_head.outerjoin(_keys, _keys.c.student_id == sa.bindparam(
+        "student_id", type_=_keys.c.student_id.type)))  # None: no key row (= NULL)
+    .where(_head.c.id == HEAD_ID).with_for_update(of=_head))
+_KEY_ROW = sa.select(_keys.c.student_id.label("key_student_id"), _keys.c.wrapped_key,
+                     _keys.c.kek_id, _keys.c.destroyed_at).where(
+    _keys.c.student_id == sa.bindparam("student_id", type_=_keys.c.student_id.type))
+_INSERT_KEY = _keys.insert()
+_INSERT_ENTRY = _entries.insert()
+_INSERT_NODES = _nodes.insert()
+_MOVE_HEAD = _head.update().where(
+    _head.c.id == HEAD_ID, _head.c.size == sa.bindparam("old_size", type_=_head.c.size.type)
+).values(size=sa.bindparam("new_size", type_=_head.c.size.type),
+         root=sa.bindparam("new_root", type_=_head.c.root.type),
+         last_leaf_hash=sa.bindparam("new_last_leaf_hash", type_=_head.c.last_leaf_hash.type),
+         edge=sa.bindparam("new_edge", type_=_head.c.edge.type))
+
+
+@functools.lru_cache(maxsize=16)
+def _postgresql_append(entry_columns: tuple[str, ...], key_columns: tuple[str, ...]) -> Any:
+    """The head's UPDATE with the entry, its nodes (arrays, unnested) and a new content
+    key (if ``key_columns``) inserted by CTEs; parameters e_*, n_*, k_* and the head's."""
+    move = _MOVE_HEAD
+    if key_columns:
+        move = move.add_cte(_keys.insert().values(
+            {c: sa.bindparam(f"k_{c}", type_=_keys.c[c].type) for c in key_columns}
+        ).cte("write_key"))
+    move = move.add_cte(_entries.insert().values(
+        {c: sa.bindparam(f"e_{c}", type_=_entries.c[c].type) for c in entry_columns}
+    ).cte("write_entry"))
+    nodes = sa.select(*(
+        sa.func.unnest(sa.bindparam(f"n_{c}", type_=sa.ARRAY(_nodes.c[c].type)))
+        for c in ("level", "index", "hash")))
+    return move.add_cte(_nodes.insert().from_select(["level", "index", "hash"], nodes)
+                        .cte("write_nodes"))
 
 
 class AccessLogError(Exception):
@@ -206,27 +250,34 @@ class AccessLogRepository:
         completed = [(0, seq, digest)]
         edge.push(0, digest, completed, seq)
 
-        writes: list[Any] = []
-        if new_key is not None:
-            writes.append(_keys.insert().values(**new_key))
-        writes.append(_entries.insert().values(
+        row = dict(
             seq=seq, leaf=leaf, time=at, event=entry.event,
             requester_category=requester.category if requester else None,
             decision=entry.decision, clause=entry.clause, student_id=student_id,
             request_id=entry.request_id,
-            requester_id=requester_id_of(requester.identity) if requester else None))
-        writes.append(_nodes.insert().values([
-            {"level": level, "index": index, "hash": h} for level, index, h in completed]))
-        move = _head.update().where(_head.c.id == HEAD_ID, _head.c.size == seq).values(
-            size=seq + 1, root=edge.root(), last_leaf_hash=digest, edge=edge.encode())
+            requester_id=requester_id_of(requester.identity) if requester else None)
+        move = {"old_size": seq, "new_size": seq + 1, "new_root": edge.root(),
+                "new_last_leaf_hash": digest, "new_edge": edge.encode()}
+        connection = self.session.connection()
         if self._postgresql:
-            # One round trip: the inserts ride along as data-modifying CTEs.
-            for n, write in enumerate(writes):
-                move = move.add_cte(write.cte(f"write_{n}"))
-            writes = []
-        for write in writes:
-            self.session.execute(write)
-        if self.session.execute(move).rowcount != 1:  # type: ignore[attr-defined]
+            # One round trip: the inserts ride along as data-modifying CTEs of the head's
+            # UPDATE, one statement text whatever the entry (psycopg prepares it).
+            params = {**{f"e_{k}": v for k, v in row.items()}, **move,
+                      "n_level": [n[0] for n in completed],
+                      "n_index": [n[1] for n in completed],
+                      "n_hash": [n[2] for n in completed]}
+            if new_key is not None:
+                params.update({f"k_{k}": v for k, v in new_key.items()})
+            moved = connection.execute(
+                _postgresql_append(tuple(row), tuple(new_key or ())), params).rowcount
+        else:
+            if new_key is not None:
+                connection.execute(_INSERT_KEY, new_key)
+            connection.execute(_INSERT_ENTRY, row)
+            connection.execute(_INSERT_NODES, [
+                {"level": level, "index": index, "hash": h} for level, index, h in completed])
+            moved = connection.execute(_MOVE_HEAD, move).rowcount
+        if moved != 1:
             raise AccessLogError("the tree head moved under the lock")
         return stored
 
@@ -236,25 +287,31 @@ class AccessLogRepository:
 
     def _lock_head(self, student_id: uuid.UUID | None = None) -> Any:
         """The head row, locked, with the student's content key row (if any) beside it."""
-        if not self._postgresql:
+        connection = self.session.connection()
+        if not self._postgresql and not connection.info.get(BEGINS_IMMEDIATE):
             # Take SQLite's write lock before reading the head (waiting out the busy
             # timeout if another writer has it), so that the head read is the latest.
             # It cannot help a transaction that has already read: its snapshot is taken,
             # and a writer that committed since makes this fail (fail closed) instead.
-            self.session.execute(_head.update().where(sa.false()).values(size=_head.c.size))
-        joined = _head.outerjoin(_keys, _keys.c.student_id == student_id)
-        return self.session.execute(
-            sa.select(_head.c.size, _head.c.last_leaf_hash, _head.c.edge,
-                      _keys.c.student_id.label("key_student_id"), _keys.c.wrapped_key,
-                      _keys.c.kek_id, _keys.c.destroyed_at)
-            .select_from(joined).where(_head.c.id == HEAD_ID)
-            .with_for_update(of=_head)).mappings().one()
+            # Our engines (gateway.store.db) begin IMMEDIATE: the lock is held already.
+            connection.execute(_TAKE_SQLITE_WRITE_LOCK)
+        return connection.execute(_HEAD_AND_KEY, {"student_id": student_id}).mappings().one()
 
     def _content_key_for_sealing(self, student_id: uuid.UUID, head: Any, at: datetime
                                  ) -> tuple[bytes, dict[str, Any] | None]:
         """(the key to seal with, the row to insert if it is new). Under the head lock, so
         two first entries about a student cannot both make a key."""
         new_row = None
+        if (head["key_student_id"] is None and student_id not in self._content_keys
+                and self._postgresql):
+            # The join saw the key table as of the statement's start: if it waited for
+            # the head lock while another append made this student's key, the key row
+            # is not in ``head`` (PostgreSQL re-reads only the locked row), and a second
+            # key would fail the commit. Now that the lock is held, look again.
+            found = self.session.connection().execute(
+                _KEY_ROW, {"student_id": student_id}).mappings().one_or_none()
+            if found is not None:
+                head = {**head, **found}
         if student_id in self._content_keys:
             key = self._content_keys[student_id]
         elif head["key_student_id"] is None:

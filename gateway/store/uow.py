@@ -21,6 +21,7 @@ from gateway.store.repositories import (
     ConsentRepository,
     GuardianshipRepository,
     ObligationRepository,
+    ReadFactsRepository,
     RecordRepository,
     RequesterRepository,
     StudentRepository,
@@ -38,6 +39,7 @@ class UnitOfWork:
     consents: ConsentRepository
     records: RecordRepository
     obligations: ObligationRepository
+    read_facts: ReadFactsRepository  # an audited read's facts in one query
     access_log: AccessLogRepository  # the tamper-evident access log (issue 4)
     retention: RetentionRepository  # retention (issue 5)
     records_requests: RecordsRequestRepository  # Ed Code 49069
@@ -68,6 +70,7 @@ class UnitOfWork:
         self.consents = ConsentRepository(session)
         self.records = RecordRepository(session, self._keys)
         self.obligations = ObligationRepository(session)
+        self.read_facts = ReadFactsRepository(session)
         self.access_log = AccessLogRepository(session, self._keys)
         self.retention = RetentionRepository(session)  # retention (issue 5)
         self.records_requests = RecordsRequestRepository(session)

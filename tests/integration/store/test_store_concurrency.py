@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from datetime import datetime, timezone
 
 from sqlalchemy import text
 
-from gateway.store.db import make_engine
+from audit.events import EventType, RecordRef, Requester
+from gateway.store import migrate
+from gateway.store.crypto import KeyEncryptionKeys
+from gateway.store.db import make_engine, make_session_factory
+from gateway.store.uow import UnitOfWork
 
 
 def test_concurrent_read_then_write_transactions_all_commit(empty_database_url: str) -> None:
@@ -47,3 +53,63 @@ def test_concurrent_read_then_write_transactions_all_commit(empty_database_url: 
             assert conn.execute(text("SELECT count(*) FROM reads")).scalar_one() == 2 * per_worker
     finally:
         check.dispose()
+
+
+def test_two_first_entries_about_a_student_at_once_make_one_content_key(
+        empty_database_url: str) -> None:
+    # The second append reads the head (waiting for its lock) while the first has made
+    # the student's content key but not committed it. On PostgreSQL the second used to
+    # miss that key, make another, and fail its commit (a 503 under two workers).
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    sessions = make_session_factory(engine)
+    keys = KeyEncryptionKeys.generate("test-1")
+    student = uuid.uuid4()
+    appended, go_on, errors = threading.Event(), threading.Event(), []
+
+    def append(uow: UnitOfWork, minute: int) -> None:
+        uow.access_log.append(
+            EventType.DISCLOSURE, at=datetime(2026, 3, 2, 17, minute, tzinfo=timezone.utc),
+            student_id=student, requester=Requester("Ms. Reyes [1]", "school_official"),
+            records=[RecordRef(str(uuid.uuid4()), "health")], outcome="disclosed")
+
+    def first() -> None:
+        try:
+            with UnitOfWork(sessions, keys) as uow:
+                append(uow, 0)
+                appended.set()
+                go_on.wait(30)
+                uow.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below, with its kind
+            errors.append(f"first: {type(exc).__name__}: {exc}")
+        finally:
+            appended.set()
+
+    def second() -> None:
+        try:
+            with UnitOfWork(sessions, keys) as uow:
+                append(uow, 1)
+                uow.commit()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"second: {type(exc).__name__}: {exc}")
+
+    try:
+        one = threading.Thread(target=first)
+        one.start()
+        assert appended.wait(30)
+        two = threading.Thread(target=second)
+        two.start()
+        two.join(0.5)  # let it reach the head's lock (SQLite: its BEGIN) before the commit
+        go_on.set()
+        for thread in (one, two):
+            thread.join(timeout=60)
+        assert not one.is_alive() and not two.is_alive()
+        assert errors == []
+        with UnitOfWork(sessions, keys) as uow:
+            opened = uow.access_log.open(uow.access_log.search(student_id=student))
+            assert [o.logged.seq for o in opened if o.entry is not None] == [0, 1]
+            assert uow.session.execute(text(
+                "SELECT count(*) FROM access_log_content_keys")).scalar_one() == 1
+    finally:
+        go_on.set()
+        engine.dispose()
