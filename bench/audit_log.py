@@ -1,7 +1,7 @@
 """Benchmark: the database-backed access log.
 
     .venv/bin/python bench/audit_log.py [--backend postgresql|sqlite|both]
-        [--appends 400] [--verify-entries 200000] [--checkpoint-every 1] [--markdown]
+        [--appends 400] [--verify-entries 200000] [--checkpoint-every 0.5] [--markdown]
 
 For each backend, in one run and one database:
 
@@ -15,7 +15,7 @@ For each backend, in one run and one database:
 - inclusion and consistency proof sizes;
 - time from an append's commit to a signed checkpoint covering it, with the
   checkpointer's loop (`records-gateway audit checkpoint --every S`, S from
-  --checkpoint-every, default 1 as deploy/audit runs it) running beside it.
+  --checkpoint-every, default 0.5 as deploy/audit runs it) running beside it.
 
 PostgreSQL is the server named by GATEWAY_TEST_POSTGRES_URL (default 127.0.0.1:5432);
 a throwaway database is created and dropped.
@@ -372,7 +372,7 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--verify-entries", type=int, default=200_000)
-    parser.add_argument("--checkpoint-every", type=float, default=1.0,
+    parser.add_argument("--checkpoint-every", type=float, default=0.5,
                         help="the checkpointer's period (deploy/audit: 1 s)")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()

@@ -22,8 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audit.checkpoint import generate_key, parse_and_verify, sign_checkpoint  # noqa: E402
-from audit.checkpoint import verifier_key  # noqa: E402
+from audit.checkpoint import (  # noqa: E402
+    generate_key,
+    parse_and_verify,
+    sign_checkpoint,
+    verifier_key,  # noqa: E402
+)
 from audit.events import Entry, EventType, Requester  # noqa: E402
 from audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion  # noqa: E402
 from audit.sealing import new_content_key, store_entry  # noqa: E402

@@ -48,8 +48,11 @@ sys.path.insert(0, str(REPOSITORY))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from gateway.policy.facts import RecordType, RequesterCategory  # noqa: E402
-from gateway.policy.facts import RecordCategory  # noqa: E402
+from gateway.policy.facts import (  # noqa: E402
+    RecordCategory,  # noqa: E402
+    RecordType,
+    RequesterCategory,
+)
 from gateway.services.retention import RetentionService  # noqa: E402
 from gateway.store import migrate  # noqa: E402
 from gateway.store.crypto import KeyEncryptionKeys  # noqa: E402

@@ -14,9 +14,9 @@ from gateway.retention.loader import (
 )
 from gateway.retention.plan import PlanSummary, plan, summarize
 from gateway.retention.schedule import (
-    DistrictOverride,
     Disposition,
     DispositionKind,
+    DistrictOverride,
     Hold,
     HoldKind,
     RecordFacts,

@@ -69,7 +69,6 @@ from gateway.store.retention import DateRule, RecordRow
 from gateway.store.uow import UnitOfWork
 
 
-
 def _log() -> Any:
     # A fresh proxy per use: a cached one would keep the stream of its first use.
     return structlog.get_logger("gateway.retention")

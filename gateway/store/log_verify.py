@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from audit._codec import b64decode
 from audit.checkpoint import Checkpoint, CheckpointError, VerifierKey, parse_and_verify
 from audit.events import CLEAR_FIELDS, FORMAT_VERSION, EntryError, EventType, StoredEntry
-from audit._codec import b64decode
 from audit.merkle import (
     EMPTY_ROOT,
     NodeId,

@@ -21,7 +21,6 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
-
 from joserfc import jwt
 from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
