@@ -48,7 +48,7 @@ from audit.merkle import MerkleTree  # noqa: E402
 from audit.sealing import new_content_key, store_entry  # noqa: E402
 from gateway.cli_audit import checkpoint_loop  # noqa: E402
 from gateway.store import migrate  # noqa: E402
-from gateway.store.access_log import LogSigner, _Edge  # noqa: E402
+from gateway.store.access_log import LogSigner, _Edge, requester_id_of  # noqa: E402
 from gateway.store.crypto import KeyEncryptionKeys  # noqa: E402
 from gateway.store.db import make_engine, make_session_factory  # noqa: E402
 from gateway.store.models import AccessLogEntry  # noqa: E402
@@ -182,7 +182,8 @@ def bulk_load(url: str, count: int, kek: str) -> tuple[float, LogSigner]:
         entries.append(dict(seq=n, leaf=leaf, time=args["at"], event=EventType.DISCLOSURE,
                             requester_category="school_official", decision=None,
                             clause=None, student_id=args["student_id"],
-                            request_id=args["request_id"]))
+                            request_id=args["request_id"],
+                            requester_id=requester_id_of(args["requester"].identity)))
     built = time.perf_counter() - started
     store = tree.store
     nodes = [{"level": level, "index": i, "hash": bytes(store._levels[level][i * 32:(i + 1) * 32])}
