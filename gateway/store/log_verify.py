@@ -405,10 +405,13 @@ def _pages(session: Any, start: int, batch: int) -> Iterator[list[tuple[Any, ...
     session's transaction.
     """
     dbapi = session.connection().connection.dbapi_connection
-    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    # PostgreSQL's driver makes a uuid.UUID of each uuid value, in Python; as text they
+    # are one string each, parsed once per distinct value (_SealedParts, _uuid).
+    ids = "student_id, requester_id" if sqlite else "student_id::text, requester_id::text"
     sql = ("SELECT seq, leaf, time, event, requester_category, decision, clause, request_id, "
-           "student_id, requester_id FROM access_log_entries "
-           f"WHERE seq > {mark} ORDER BY seq LIMIT {mark}")
+           f"{ids} FROM access_log_entries WHERE seq > {mark} ORDER BY seq LIMIT {mark}")
     after = start - 1
     cursor = dbapi.cursor()
     try:
