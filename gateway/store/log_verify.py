@@ -11,8 +11,12 @@ Speed comes from the shape of our entries: a leaf is parsed with orjson and re-e
 with sorted keys, which for entries of exactly our shape (ASCII keys, strings, small
 integers, null; checked before) is byte for byte the RFC 8785 form (audit/canonical.py
 argues it for the standard encoder, tests/integration/store/test_access_log_verify.py
-checks orjson against rfc8785). A leaf off that path goes to audit.events, which
-decides. Leaf hashes are folded into the tree 4096 at a time, level by level.
+checks orjson against rfc8785). Rows come from the driver as tuples, a page at a time;
+a page of sealed entries has its shape, seqs, chain and search columns checked by
+passes in C over the whole page (``_fast_page``), and its sealed parts opened in one
+loop with each student's cipher made once (``_SealedParts``). A page with anything else
+in it is read entry by entry (``_fast_entry``, and audit.events for a leaf off that
+path, which decides). Leaf hashes are folded into the tree 4096 at a time.
 
 When anything is wrong, the log is read again through ``audit.verify.verify_log``, the
 offline verifier an auditor runs on an export, so both name the same first bad entry.
