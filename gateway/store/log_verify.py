@@ -354,33 +354,45 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
         # leaves joined, each leaf is its canonical form (the top-level commas, which no
         # leaf holds, split both alike). One encoder call a page instead of one an entry.
         canonical_page = _dumps(objs) == b"[" + b",".join(leaves) + b"]"
+        # Runs of sealed entries go to _fast_page; what is between them (an entry about no
+        # student keeps its identifying part in the clear), or a run it refuses, is read
+        # entry by entry. Anything found already: all of it entry by entry, as before.
+        n = len(rows)
         if canonical_page and not found:
-            digests = _fast_page(rows, objs, leaves, size, prev, sealed_parts)
-            if digests is not None:
-                pending.extend(digests)
-                prev = _b64(digests[-1])
-                size += len(rows)
-                sealed_parts.check()
-                flush()
-                continue
-        add_sealed = sealed_parts.add_sealed
-        for row, obj in zip(rows, objs):
-            seq, leaf = row[0], row[1]
-            if seq != size:
-                found.note(size, f"entry {size} is missing", full_read=True)
-            raw = _fast_entry(obj, size, prev)
-            if raw is None or not (canonical_page or _dumps(obj) == leaf):
-                obj, raw = _slow_entry(leaf, size, prev, found), None
-            if obj is not None and not found.needs_full_read:
-                _check_columns(row, obj, found)
-                if raw is not None:  # the sealed part, decoded already
-                    add_sealed((seq, obj["event"], raw, row[8], row[9]))
-                else:
-                    sealed_parts.add(row, obj)
-            digest = sha(b"\x00" + leaf).digest()
-            pending.append(digest)
-            prev = b2a(digest, newline=False).decode()  # _b64, without a call an entry
-            size += 1
+            breaks = [k for k, obj in enumerate(objs)
+                      if type(obj) is not dict or "sealed" not in obj]
+        else:
+            breaks = list(range(n))
+        i = 0
+        for stop in (*breaks, n):
+            if stop > i:
+                digests = _fast_page(rows[i:stop], objs[i:stop], leaves[i:stop], size, prev,
+                                     sealed_parts)
+                if digests is not None:
+                    pending.extend(digests)
+                    prev = _b64(digests[-1])
+                    size += stop - i
+                    i = stop
+            end = min(stop + 1, n)
+            add_sealed = sealed_parts.add_sealed
+            for row, obj in zip(rows[i:end], objs[i:end]):
+                seq, leaf = row[0], row[1]
+                if seq != size:
+                    found.note(size, f"entry {size} is missing", full_read=True)
+                raw = _fast_entry(obj, size, prev)
+                if raw is None or not (canonical_page or _dumps(obj) == leaf):
+                    obj, raw = _slow_entry(leaf, size, prev, found), None
+                if obj is not None and not found.needs_full_read:
+                    _check_columns(row, obj, found)
+                    if raw is not None:  # the sealed part, decoded already
+                        add_sealed((seq, obj["event"], raw, row[8], row[9]))
+                    else:
+                        sealed_parts.add(row, obj)
+                digest = sha(b"\x00" + leaf).digest()
+                pending.append(digest)
+                prev = b2a(digest, newline=False).decode()  # _b64, without a call an entry
+                size += 1
+            i = end
         sealed_parts.check()
         flush()
     flush()
