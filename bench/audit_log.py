@@ -48,7 +48,7 @@ from audit.merkle import MerkleTree  # noqa: E402
 from audit.sealing import new_content_key, store_entry  # noqa: E402
 from gateway.cli_audit import checkpoint_loop  # noqa: E402
 from gateway.store import migrate  # noqa: E402
-from gateway.store.access_log import LogSigner, _Edge  # noqa: E402
+from gateway.store.access_log import LogSigner, _Edge, requester_id_of  # noqa: E402
 from gateway.store.crypto import KeyEncryptionKeys  # noqa: E402
 from gateway.store.db import make_engine, make_session_factory  # noqa: E402
 from gateway.store.models import AccessLogEntry  # noqa: E402
@@ -182,7 +182,8 @@ def bulk_load(url: str, count: int, kek: str) -> tuple[float, LogSigner]:
         entries.append(dict(seq=n, leaf=leaf, time=args["at"], event=EventType.DISCLOSURE,
                             requester_category="school_official", decision=None,
                             clause=None, student_id=args["student_id"],
-                            request_id=args["request_id"]))
+                            request_id=args["request_id"],
+                            requester_id=requester_id_of(args["requester"].identity)))
     built = time.perf_counter() - started
     store = tree.store
     nodes = [{"level": level, "index": i, "hash": bytes(store._levels[level][i * 32:(i + 1) * 32])}
@@ -210,7 +211,24 @@ def bulk_load(url: str, count: int, kek: str) -> tuple[float, LogSigner]:
     return built, LogSigner("bench/access-log", "bench-access-log", generate_key())
 
 
-def bench_verify(url: str, count: int, repeats: int = 3) -> dict[str, object]:
+def baseline_verifier(ref: str) -> object:
+    """gateway/store/log_verify.py as it was at git ``ref``, to time against."""
+    import importlib.util
+
+    source = subprocess.run(["git", "-C", str(REPOSITORY), "show",
+                             f"{ref}:gateway/store/log_verify.py"],
+                            check=True, capture_output=True).stdout
+    path = Path(tempfile.mkdtemp()) / "log_verify_baseline.py"
+    path.write_bytes(source)
+    spec = importlib.util.spec_from_file_location("log_verify_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_verify(url: str, count: int, repeats: int = 3,
+                 baseline: str | None = None) -> dict[str, object]:
+    old = baseline_verifier(baseline) if baseline else None
     kek = kek_text()
     built, signer = bulk_load(url, count, kek)
     engine = make_engine(url)
@@ -219,13 +237,19 @@ def bench_verify(url: str, count: int, repeats: int = 3) -> dict[str, object]:
     with UnitOfWork(sessions, keys) as uow:
         uow.access_log.checkpoint(signer, T0)
         uow.commit()
-    times, incremental = [], []
-    for _ in range(repeats):
+    times, incremental, old_times = [], [], []
+    for _ in range(repeats):  # alternating with the baseline, if any: same conditions
         with UnitOfWork(sessions, keys) as uow:
             started = time.perf_counter()
             report = uow.access_log.verify(signer.verifier_key)
             times.append(time.perf_counter() - started)
             assert report.ok and report.size == count, report.summary()
+        if old is not None:
+            with UnitOfWork(sessions, keys) as uow:
+                started = time.perf_counter()
+                report = old.verify_database(uow.access_log, signer.verifier_key)
+                old_times.append(time.perf_counter() - started)
+                assert report.ok and report.size == count, report.summary()
     with UnitOfWork(sessions, keys) as uow:  # ten more entries after the checkpoint
         students = [uuid.uuid4()]
         for n in range(10):
@@ -250,7 +274,9 @@ def bench_verify(url: str, count: int, repeats: int = 3) -> dict[str, object]:
     verify_log(lines)
     offline = len(lines) / (time.perf_counter() - started)
     seconds = statistics.median(times)
+    old_seconds = statistics.median(old_times) if old_times else None
     return {"entries": count, "seconds": seconds, "per_s": count / seconds,
+            "baseline": baseline, "baseline_seconds": old_seconds,
             "from_checkpoint_s": statistics.median(incremental), "build_s": built,
             "inclusion_bytes": proofs, "tree_size": size,
             "consistency_bytes": consistency, "offline_verifier_per_s": offline}
@@ -321,13 +347,16 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
     try:
         for u in (url, verify_url, cp_url):
             migrate.upgrade(u)
+        if args.verify_only:
+            return {"backend": backend, "verify": bench_verify(
+                verify_url, args.verify_entries, baseline=args.baseline)}
         engine = make_engine(url)
         plain_table(engine)
         engine.dispose()
         result: dict[str, object] = {"backend": backend}
         result["one_writer"] = bench_writers(url, 1, args.appends, args.rounds)
         result["four_writers"] = bench_writers(url, 4, args.appends // 4, args.rounds)
-        result["verify"] = bench_verify(verify_url, args.verify_entries)
+        result["verify"] = bench_verify(verify_url, args.verify_entries, baseline=args.baseline)
         result["checkpoint"] = bench_checkpoint_latency(cp_url, every=args.checkpoint_every)
         return result
     finally:
@@ -340,8 +369,10 @@ def markdown(results: list[dict[str, object]], args: argparse.Namespace) -> str:
              f"{os.cpu_count()} CPUs.", "",
              "| backend | writers | appends/s | plain INSERTs/s | ratio (goal >= 0.7) |",
              "| --- | --- | --- | --- | --- |"]
+    if not any("one_writer" in r for r in results):
+        del lines[-3:]  # --verify-only
     for r in results:
-        for key in ("one_writer", "four_writers"):
+        for key in ("one_writer", "four_writers") if "one_writer" in r else ():
             w = r[key]
             lines.append(f"| {r['backend']} | {w['writers']} | {w['append_per_s']:.0f} | "
                          f"{w['plain_per_s']:.0f} | {w['ratio']:.2f} |")
@@ -353,6 +384,19 @@ def markdown(results: list[dict[str, object]], args: argparse.Namespace) -> str:
         lines.append(f"| {r['backend']} | {v['entries']:,} | {v['seconds']:.2f} s | "
                      f"{v['per_s']:,.0f} | {v['from_checkpoint_s'] * 1000:.0f} ms | "
                      f"{v['offline_verifier_per_s']:,.0f}/s |")
+    baselines = [r for r in results if r["verify"].get("baseline_seconds")]
+    if baselines:
+        lines += ["", "| backend | entries | verifier at baseline | entries/s | this code, "
+                  "same run | entries/s | speed-up |", "| --- | ---: | --- | ---: | ---: | ---: "
+                  "| ---: |"]
+        for r in baselines:
+            v = r["verify"]
+            lines.append(f"| {r['backend']} | {v['entries']:,} | `{v['baseline']}`: "
+                         f"{v['baseline_seconds']:.2f} s | "
+                         f"{v['entries'] / v['baseline_seconds']:,.0f} | {v['seconds']:.2f} s "
+                         f"| {v['per_s']:,.0f} | {v['baseline_seconds'] / v['seconds']:.2f}x |")
+    if any("checkpoint" not in r for r in results):
+        return "\n".join(lines)
     lines += ["", "| backend | inclusion proof bytes (seq: bytes) at size | consistency proof "
               f"| append -> signed checkpoint, median / max (checkpointer every "
               f"{args.checkpoint_every:g} s) |",
@@ -375,6 +419,10 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=float, default=0.5,
                         help="the checkpointer's period (deploy/audit: 1 s)")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--verify-only", action="store_true",
+                        help="only the verification measurements")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="also time gateway/store/log_verify.py as of GIT_REF, alternating")
     args = parser.parse_args()
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     results = []

@@ -240,3 +240,55 @@ def test_the_requester_id_of_an_entry_about_no_student_is_checked(
 
     assert not report.ok and report.first_bad_seq == SIZE, report.summary()
     assert "requester_id" in report.problem
+
+
+def test_a_sealed_entry_with_its_student_id_cleared_is_named(log, unit_of_work, signer,
+                                                            owner) -> None:
+    # No student to open it with: the verifier must not skip it as if its key were gone.
+    owner("UPDATE access_log_entries SET student_id = NULL WHERE seq = 3")
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == 3, report.summary()
+    assert "student_id" in report.problem
+
+
+def test_the_first_of_two_changed_columns_in_one_page_is_named(log, unit_of_work, signer,
+                                                               owner, connection) -> None:
+    # Sealed parts are checked a page at a time, and pages of 3 split these two apart.
+    with unit_of_work() as uow:
+        other = uow.access_log.get(1).student_id
+    owner("UPDATE access_log_entries SET requester_id = :id WHERE seq = 6",
+          {"id": _uuid_param(connection, uuid.UUID(int=2))})
+    owner("UPDATE access_log_entries SET student_id = :id WHERE seq = 4",
+          {"id": _uuid_param(connection, other)})
+
+    report = verify(unit_of_work, signer, batch=3)
+
+    assert not report.ok and report.first_bad_seq == 4, report.summary()
+    assert "student_id" in report.problem
+
+
+def test_sealed_entries_after_one_about_no_student_are_still_checked(
+        log, unit_of_work, signer, owner, connection) -> None:
+    # A page is checked in runs of sealed entries; the clear one splits this page in two.
+    with unit_of_work() as uow:
+        student = uow.access_log.get(0).student_id
+        uow.access_log.append(EventType.ACCESS_LOG_VIEW, at=T0,
+                              requester=Requester(f"Custodian [{uuid.uuid4()}]", "custodian"),
+                              action="view_access_log", outcome="searched")
+        for n in range(3):
+            uow.access_log.append(
+                EventType.DISCLOSURE, at=T0 + timedelta(hours=1, minutes=n), student_id=student,
+                requester=Requester(f"Ms. Reyes [{uuid.UUID(int=1)}]", "school_official"),
+                records=[RecordRef(str(uuid.uuid4()), "health")], action="access",
+                purpose="educational_interest", request_id=f"late-{n}", outcome="disclosed")
+        uow.commit()
+    assert verify(unit_of_work, signer).ok
+    owner("UPDATE access_log_entries SET requester_id = :id WHERE seq = :seq",
+          {"id": _uuid_param(connection, uuid.UUID(int=2)), "seq": SIZE + 2})
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == SIZE + 2, report.summary()
+    assert "requester_id" in report.problem
