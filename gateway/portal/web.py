@@ -110,7 +110,8 @@ def _register_error_pages(bp: Blueprint) -> None:
             "register you and verify your relationship to your student."))
 
     @bp.errorhandler(NotACustodian)
-    def not_custodian(_exc: NotACustodian):
+    @bp.errorhandler(NotTheCustodian)
+    def not_custodian(_exc: Exception):
         return error_page(403, _("For the custodian of records only"), _(
             "This page is for the district's custodian of records."))
 
@@ -152,11 +153,6 @@ def _register_error_pages(bp: Blueprint) -> None:
     def challenge_decided(_exc: ChallengeAlreadyDecided):
         return error_page(409, _("Already answered"), _(
             "This challenge was decided already; nothing was changed."))
-
-    @bp.errorhandler(NotTheCustodian)
-    def not_the_custodian(_exc: NotTheCustodian):
-        return error_page(403, _("For the custodian of records only"), _(
-            "This page is for the district's custodian of records."))
 
     @bp.errorhandler(NotYetCheckpointed)
     def not_yet(_exc: NotYetCheckpointed):

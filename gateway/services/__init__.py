@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.records_requests.config import RequestsConfig
+from gateway.retention.calendar import SchoolCalendar
+from gateway.retention.loader import load_calendar
 from gateway.services.access import RecordAccessService
 from gateway.services.access_log import AccessLogService
 from gateway.services.challenges import ChallengeService
@@ -48,6 +50,7 @@ class Services:
     requests_config: RequestsConfig  # the district's calendar and copy charges
     clock: Callable[[], datetime] = utc_now
     _signer: LogSigner | None = field(default=None, init=False, repr=False)
+    _calendar: SchoolCalendar | None = field(default=None, init=False, repr=False)
 
     def today(self) -> date:
         """The regulation counts days in the district's own time zone."""
@@ -92,7 +95,15 @@ class Services:
     # --- challenges and written responses (Ed Code 49070) ---
     @property
     def challenges(self) -> ChallengeService:
-        return ChallengeService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
+        return ChallengeService(self.unit_of_work, self.policy, self.clock, self.settings.zone,
+                                self.school_calendar())
+
+    def school_calendar(self) -> SchoolCalendar:
+        """The district's school years (config/retention/calendar.toml), read once."""
+        if self._calendar is None:
+            self._calendar = load_calendar(self.settings.config_dir / "retention"
+                                           / "calendar.toml")
+        return self._calendar
 
     # --- requests to inspect or copy records (Ed Code 49065, 49069) ---
     @property

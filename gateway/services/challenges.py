@@ -23,7 +23,7 @@ from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, RecordType
 from gateway.records_requests.challenges import ChallengeGround, ChallengeStatus, decide_by
-from gateway.retention.calendar import CALIFORNIA
+from gateway.retention.calendar import CALIFORNIA, SchoolCalendar
 from gateway.retention.schedule import HoldKind
 from gateway.services.access import (
     AccessError,
@@ -83,7 +83,9 @@ class ChallengeView:
 
 class ChallengeService:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
-                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
+                 clock: Callable[[], datetime], zone: ZoneInfo,
+                 calendar: SchoolCalendar = CALIFORNIA) -> None:
+        self._calendar = calendar  # the district's school years, for a rejoinder's year
         self._uow = unit_of_work
         self._policy = policy
         self._clock = clock
@@ -100,7 +102,7 @@ class ChallengeService:
                                                   RecordType.COURSES_AND_MARKS, now)
             if decision.outcome is not Outcome.PERMIT:
                 raise ChallengeRefused(decision)
-            return [_summary(r) for r in uow.records.of_student(student.id)]
+            return [_summary(r, self._calendar) for r in uow.records.of_student(student.id)]
 
     def challenges_of(self, caller: Caller, sis_id: str) -> list[ChallengeView]:
         now = self._clock()
@@ -164,7 +166,7 @@ class ChallengeService:
             rejoinder = uow.records.add(
                 student_id=student.id, record_type=RecordType.REJOINDER,
                 content=text.encode(), media_type="text/plain; charset=utf-8",
-                school_year_of_origin=CALIFORNIA.school_year_of(today),
+                school_year_of_origin=self._calendar.school_year_of(today),
                 originator=parent.display_name, originated_on=today,
                 signed_by_originator=True)
             uow.access_log.append(
@@ -173,7 +175,7 @@ class ChallengeService:
                 action=Action.CHALLENGE.value, purpose="written response to a record",
                 decision=decision, policy_version=self._policy.pack.version,
                 outcome="written_response_filed")
-            summary = _summary(rejoinder)
+            summary = _summary(rejoinder, self._calendar)
             uow.commit()
         log.info("written_response_filed", record=str(summary.id))
         return summary
@@ -278,7 +280,7 @@ def _who(requester: models.Requester) -> Requester:
                      requester.category.value)
 
 
-def _summary(record: models.StudentRecord) -> RecordSummary:
+def _summary(record: models.StudentRecord, calendar: SchoolCalendar) -> RecordSummary:
     return RecordSummary(id=record.id, record_type=record.record_type.value,
-                         school_year=CALIFORNIA.label(record.school_year_of_origin),
+                         school_year=calendar.label(record.school_year_of_origin),
                          originator=record.originator, originated_on=record.originated_on)

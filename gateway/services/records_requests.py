@@ -121,7 +121,7 @@ class RecordsRequestService:
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
-            parent, student, decision = self._parents_standing(uow, caller, sis_id, today)
+            parent, student, decision = self._family_standing(uow, caller, sis_id, today)
             if decision.outcome is not Outcome.PERMIT:
                 raise RequestRefused(decision)
             if consent_id is not None:
@@ -183,7 +183,7 @@ class RecordsRequestService:
             if request.status is not RequestStatus.FULFILLED or request.kind is RequestKind.INSPECT:
                 raise NoCopiesToDownload("these copies are not ready")
             student = uow.students.get(request.student_id)
-            parent, _, decision = self._parents_standing(uow, caller, student.sis_id, today)
+            parent, _, decision = self._family_standing(uow, caller, student.sis_id, today)
             records = [r for r in (uow.records.get(uuid.UUID(i)) for i in request.record_ids or ())
                        if not r.destroyed]
             refs = tuple(RecordRef(str(r.id), r.record_type.value) for r in records)
@@ -274,7 +274,7 @@ class RecordsRequestService:
 
     # --- shared -----------------------------------------------------------------------
 
-    def _parents_standing(self, uow: UnitOfWork, caller: Caller, sis_id: str, today: date):
+    def _family_standing(self, uow: UnitOfWork, caller: Caller, sis_id: str, today: date):
         """The person (a parent, or the adult student), the student, and the engine's
         answer to their access."""
         person = registered_requester(uow, caller)
