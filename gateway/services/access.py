@@ -9,18 +9,16 @@ of the record. Denials and pending requests are logged the same way.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.events import EntryError, EventType, RecordRef, Requester
 from gateway.policy import facts
 from gateway.policy.decision import Decision, Obligation, Outcome
-from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, RequesterCategory
+from gateway.services.base import DistrictService
 from gateway.store import models
 from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
@@ -98,14 +96,7 @@ OUTCOME = {Outcome.PERMIT: "disclosed", Outcome.PENDING: "withheld_pending",
            Outcome.DENY: "refused"}
 
 
-class RecordAccessService:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
-                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
-        self._uow = unit_of_work
-        self._policy = policy
-        self._clock = clock
-        self._zone = zone
-
+class RecordAccessService(DistrictService):
     def read(self, request: RecordRequest) -> RecordAccess:
         """Decide; on a permit open the record; log the access whatever the decision.
 
@@ -113,7 +104,7 @@ class RecordAccessService:
         the same transaction as the read and the duties it brings, or nothing does.
         """
         now = self._clock()
-        today = now.astimezone(self._zone).date()
+        today = self._today(now)
         with self._uow() as uow:
             requester, student, record, question = self._question(uow, request, now, today)
             decision = self._policy.decide(question, today)
@@ -144,7 +135,7 @@ class RecordAccessService:
     def preview(self, request: RecordRequest) -> Decision:
         """The decision the request would get, disclosing and recording nothing."""
         now = self._clock()
-        today = now.astimezone(self._zone).date()
+        today = self._today(now)
         with self._uow() as uow:
             question = self._question(uow, request, now, today)[3]
             return self._policy.decide(question, today)

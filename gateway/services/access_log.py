@@ -33,6 +33,7 @@ from gateway.services.access import (
     registered_requester,
     requester_fact,
 )
+from gateway.services.base import DistrictService
 from gateway.store import models
 from gateway.store.access_log import (
     AccessLogError,
@@ -150,16 +151,13 @@ class StudentLog:
     page: LogPage | None = None
 
 
-class AccessLogService:
+class AccessLogService(DistrictService):
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
                  clock: Callable[[], datetime], zone: ZoneInfo,
                  verifier_key: Callable[[], str],
                  signer: Callable[[], LogSigner] | None = None) -> None:
+        super().__init__(unit_of_work, policy, clock, zone)
         self._signer = signer  # to sign a checkpoint on demand, for a proof
-        self._uow = unit_of_work
-        self._policy = policy
-        self._clock = clock
-        self._zone = zone
         self._verifier_key = verifier_key
 
     # -- the custodian's API -----------------------------------------------------------
@@ -293,7 +291,7 @@ class AccessLogService:
     def _may_read_student_log(self, uow: UnitOfWork, reader: Reader, sis_id: str,
                               purpose: str):
         now = self._clock()
-        today = now.astimezone(self._zone).date()
+        today = self._today(now)
         requester = registered_requester(uow, reader.caller)
         student = uow.students.by_sis_id(sis_id)
         if student is None:

@@ -33,6 +33,7 @@ from gateway.services.access import (
     registered_requester,
     requester_fact,
 )
+from gateway.services.base import DistrictService
 from gateway.services.portal import FAMILY, _custodian
 from gateway.store import models
 from gateway.store.access_log import requester_identity
@@ -81,18 +82,12 @@ class ChallengeView:
     decision_note: str = ""
 
 
-class ChallengeService:
+class ChallengeService(DistrictService):
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
                  clock: Callable[[], datetime], zone: ZoneInfo,
                  calendar: SchoolCalendar = CALIFORNIA) -> None:
+        super().__init__(unit_of_work, policy, clock, zone)
         self._calendar = calendar  # the district's school years, for a rejoinder's year
-        self._uow = unit_of_work
-        self._policy = policy
-        self._clock = clock
-        self._zone = zone
-
-    def _today(self, moment: datetime) -> date:
-        return moment.astimezone(self._zone).date()
 
     def records_of(self, caller: Caller, sis_id: str) -> list[RecordSummary]:
         """The records on file for a parent's student, described, not opened."""

@@ -11,15 +11,12 @@ recipient later asks. Giving and revoking are access-log entries committed with 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import structlog
 
 from audit.events import EventType, Requester
-from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import ConsentGiver, RecordType, RequesterCategory
 from gateway.services.access import (
     AccessError,
@@ -28,6 +25,7 @@ from gateway.services.access import (
     UnknownStudentOrRecord,
     registered_requester,
 )
+from gateway.services.base import DistrictService
 from gateway.store import models
 from gateway.store.access_log import requester_identity
 from gateway.store.errors import NotFound
@@ -74,17 +72,7 @@ class ConsentView:
         return self.revoked_on is None
 
 
-class ConsentService:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
-                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
-        self._uow = unit_of_work
-        self._policy = policy
-        self._clock = clock
-        self._zone = zone
-
-    def _today(self, moment: datetime) -> date:
-        return moment.astimezone(self._zone).date()
-
+class ConsentService(DistrictService):
     def recipients(self) -> list[Recipient]:
         with self._uow() as uow:
             return [Recipient(r.id, r.display_name) for r in uow.requesters.organizations()]

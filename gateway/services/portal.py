@@ -9,16 +9,13 @@ custodian of records (AR 5125(i); 5 CCR 433).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import structlog
 
 from audit.events import EventType, Requester
 from gateway.policy.decision import Decision, Obligation, Outcome
-from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import (
     AccessQuestion,
     Action,
@@ -33,6 +30,7 @@ from gateway.services.access import (
     registered_requester,
     requester_fact,
 )
+from gateway.services.base import DistrictService
 from gateway.store.access_log import requester_identity
 from gateway.store.errors import NotAParent, NotFound
 from gateway.store.uow import UnitOfWork
@@ -141,17 +139,7 @@ class Verified:
     verified_at: datetime
 
 
-class PortalService:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
-                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
-        self._uow = unit_of_work
-        self._policy = policy
-        self._clock = clock
-        self._zone = zone
-
-    def _today(self, now: datetime) -> date:
-        return now.astimezone(self._zone).date()
-
+class PortalService(DistrictService):
     def account(self, caller: Caller) -> Account:
         """The registered requester behind a login, or ``UnregisteredRequester``."""
         with self._uow() as uow:

@@ -36,6 +36,7 @@ from gateway.services.access import (
     registered_requester,
     requester_fact,
 )
+from gateway.services.base import DistrictService
 from gateway.services.portal import FAMILY, STANDING_PURPOSE, STANDING_RECORD, _custodian
 from gateway.store import models
 from gateway.store.access_log import requester_identity
@@ -98,19 +99,13 @@ class Copies:
     pages: int
 
 
-class RecordsRequestService:
+class RecordsRequestService(DistrictService):
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
                  config: RequestsConfig, clock: Callable[[], datetime], zone: ZoneInfo,
                  district: str) -> None:
-        self._uow = unit_of_work
-        self._policy = policy
+        super().__init__(unit_of_work, policy, clock, zone)
         self._config = config
-        self._clock = clock
-        self._zone = zone
         self._district = district
-
-    def _today(self, moment: datetime | None = None) -> date:
-        return (moment or self._clock()).astimezone(self._zone).date()
 
     # --- the parent -----------------------------------------------------------------
 
