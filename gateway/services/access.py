@@ -115,9 +115,7 @@ class RecordAccessService(DistrictService):
             try:
                 uow.access_log.append(
                     LOGGED_AS[decision.outcome], at=now, student_id=student.id,
-                    requester=Requester(
-                        requester_identity(requester.id, requester.display_name),
-                        requester.category.value),
+                    requester=log_requester(requester),
                     records=(RecordRef(str(record.id), record.record_type.value),),
                     action=Action.ACCESS.value, purpose=request.purpose,
                     stated_interest=request.legitimate_educational_interest,
@@ -180,6 +178,13 @@ class RecordAccessService(DistrictService):
                 student_id=student_id, record_id=record_id, obligation=duty.value,
                 due_by=now + DUTY_DUE[duty], created_from_request_id=request.request_id))
         return tuple(d.value for d in duties)
+
+
+def log_requester(requester: models.Requester) -> Requester:
+    """A registered requester as an access-log entry names them (identity sealed,
+    category clear)."""
+    return Requester(requester_identity(requester.id, requester.display_name),
+                     requester.category.value)
 
 
 def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.events import EntryError, EventType, Requester
+from audit.events import EntryError, EventType
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, RecordType, RequesterCategory
@@ -30,6 +30,7 @@ from gateway.services.access import (
     OUTCOME,
     Caller,
     evidence_on_file,
+    log_requester,
     registered_requester,
     requester_fact,
 )
@@ -42,7 +43,6 @@ from gateway.store.access_log import (
     OpenedEntry,
     SignedCheckpoint,
     TreeHead,
-    requester_identity,
 )
 from gateway.store.crypto import CryptoError
 from gateway.store.uow import UnitOfWork
@@ -314,8 +314,7 @@ class AccessLogService(DistrictService):
         try:
             stored = uow.access_log.append(
                 event, at=self._clock(), student_id=student_id,
-                requester=Requester(requester_identity(requester.id, requester.display_name),
-                                    requester.category.value),
+                requester=log_requester(requester),
                 action=Action.VIEW_ACCESS_LOG.value, purpose=purpose, decision=decision,
                 request_id=reader.request_id, policy_version=self._policy.pack.version,
                 outcome=outcome)

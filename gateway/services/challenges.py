@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from audit.events import EventType, RecordRef, Requester
+from audit.events import EventType, RecordRef
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, RecordType
@@ -30,13 +30,13 @@ from gateway.services.access import (
     Caller,
     NoVerifiedRelationship,
     UnknownStudentOrRecord,
+    log_requester,
     registered_requester,
     requester_fact,
 )
 from gateway.services.base import DistrictService
 from gateway.services.portal import FAMILY, _custodian
 from gateway.store import models
-from gateway.store.access_log import requester_identity
 from gateway.store.errors import NotFound
 from gateway.store.uow import UnitOfWork
 
@@ -166,7 +166,8 @@ class ChallengeService(DistrictService):
                 signed_by_originator=True)
             uow.access_log.append(
                 EventType.RECORD_ADDED, at=now, student_id=student.id,
-                requester=_who(parent), records=(RecordRef(str(rejoinder.id), "rejoinder"),),
+                requester=log_requester(parent),
+                records=(RecordRef(str(rejoinder.id), "rejoinder"),),
                 action=Action.CHALLENGE.value, purpose="written response to a record",
                 decision=decision, policy_version=self._policy.pack.version,
                 outcome="written_response_filed")
@@ -212,7 +213,7 @@ class ChallengeService(DistrictService):
             record = uow.records.get(challenge.record_id)
             uow.access_log.append(
                 EventType.CHALLENGE, at=now, student_id=challenge.student_id,
-                requester=_who(custodian),
+                requester=log_requester(custodian),
                 records=(RecordRef(str(record.id), record.record_type.value),),
                 action=Action.CHALLENGE.value, purpose="decision on a challenge",
                 policy_version=self._policy.pack.version,
@@ -255,7 +256,7 @@ class ChallengeService(DistrictService):
              student_id: uuid.UUID, record: models.StudentRecord, decision: Decision, *,
              purpose: str, outcome: str) -> None:
         uow.access_log.append(
-            EventType.CHALLENGE, at=now, student_id=student_id, requester=_who(parent),
+            EventType.CHALLENGE, at=now, student_id=student_id, requester=log_requester(parent),
             records=(RecordRef(str(record.id), record.record_type.value),),
             action=Action.CHALLENGE.value, purpose=purpose, decision=decision,
             policy_version=self._policy.pack.version, outcome=outcome)
@@ -268,11 +269,6 @@ class ChallengeService(DistrictService):
             filed_on=self._today(challenge.filed_at), decide_by=challenge.decide_by,
             status=challenge.status, challenger_name=challenger_name,
             decision_note=challenge.decision_note)
-
-
-def _who(requester: models.Requester) -> Requester:
-    return Requester(requester_identity(requester.id, requester.display_name),
-                     requester.category.value)
 
 
 def _summary(record: models.StudentRecord, calendar: SchoolCalendar) -> RecordSummary:

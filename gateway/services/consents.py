@@ -16,18 +16,18 @@ from datetime import date, datetime
 
 import structlog
 
-from audit.events import EventType, Requester
+from audit.events import EventType
 from gateway.policy.facts import ConsentGiver, RecordType, RequesterCategory
 from gateway.services.access import (
     AccessError,
     Caller,
     NoVerifiedRelationship,
     UnknownStudentOrRecord,
+    log_requester,
     registered_requester,
 )
 from gateway.services.base import DistrictService
 from gateway.store import models
-from gateway.store.access_log import requester_identity
 from gateway.store.errors import NotFound
 from gateway.store.repositories import NOT_CONSENT_RECIPIENTS
 from gateway.store.uow import UnitOfWork
@@ -159,8 +159,7 @@ class ConsentService(DistrictService):
              parent: models.Requester, purpose: str) -> None:
         uow.access_log.append(
             event, at=now, student_id=student_id,
-            requester=Requester(requester_identity(parent.id, parent.display_name),
-                                parent.category.value),
+            requester=log_requester(parent),
             action="consent", purpose=purpose, policy_version=self._policy.pack.version,
             outcome=event.value)
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from audit.events import EntryError, EventType, RecordRef, Requester
+from audit.events import EntryError, EventType, RecordRef
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import (
@@ -31,9 +31,8 @@ from gateway.policy.facts import (
     RecordType,
     RequesterCategory,
 )
-from gateway.services.access import Caller, registered_requester
+from gateway.services.access import Caller, log_requester, registered_requester
 from gateway.store import models
-from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
 from gateway.store.errors import ImportRejected
 from gateway.store.uow import UnitOfWork
@@ -353,8 +352,7 @@ def _log_record_added(uow: UnitOfWork, writer: Writer, keeper: models.Requester,
     try:
         uow.access_log.append(
             EventType.RECORD_ADDED, at=now, student_id=student.id,
-            requester=Requester(requester_identity(keeper.id, keeper.display_name),
-                                keeper.category.value),
+            requester=log_requester(keeper),
             records=(RecordRef(str(record.id), record.record_type.value),),
             action=Action.ADD_RECORD.value, purpose=Purpose.RECORDS_ADMINISTRATION.value,
             stated_interest=interest, decision=decision, request_id=writer.request_id,

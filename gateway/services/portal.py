@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 import structlog
 
-from audit.events import EventType, Requester
+from audit.events import EventType
 from gateway.policy.decision import Decision, Obligation, Outcome
 from gateway.policy.facts import (
     AccessQuestion,
@@ -27,11 +27,11 @@ from gateway.services.access import (
     AccessError,
     Caller,
     NoVerifiedRelationship,
+    log_requester,
     registered_requester,
     requester_fact,
 )
 from gateway.services.base import DistrictService
-from gateway.store.access_log import requester_identity
 from gateway.store.errors import NotAParent, NotFound
 from gateway.store.uow import UnitOfWork
 
@@ -260,8 +260,7 @@ class PortalService(DistrictService):
                 student.directory_opt_out = restricted
                 uow.access_log.append(
                     EventType.DIRECTORY_RESTRICTION, at=now, student_id=student.id,
-                    requester=Requester(requester_identity(parent.id, parent.display_name),
-                                        parent.category.value),
+                    requester=log_requester(parent),
                     action="directory_restriction", decision=decision,
                     policy_version=self._policy.pack.version,
                     outcome="restricted" if restricted else "allowed")

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.events import EntryError, EventType, RecordRef, Requester
+from audit.events import EntryError, EventType, RecordRef
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, StudentStatus
@@ -33,13 +33,13 @@ from gateway.services.access import (
     DisclosureNotRecorded,
     NoVerifiedRelationship,
     UnknownStudentOrRecord,
+    log_requester,
     registered_requester,
     requester_fact,
 )
 from gateway.services.base import DistrictService
 from gateway.services.portal import FAMILY, STANDING_PURPOSE, STANDING_RECORD, _custodian
 from gateway.store import models
-from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
 from gateway.store.errors import NotFound
 from gateway.store.models import RecordsRequest, RequestStatus
@@ -182,8 +182,7 @@ class RecordsRequestService(DistrictService):
             records = [r for r in (uow.records.get(uuid.UUID(i)) for i in request.record_ids or ())
                        if not r.destroyed]
             refs = tuple(RecordRef(str(r.id), r.record_type.value) for r in records)
-            who = Requester(requester_identity(parent.id, parent.display_name),
-                            parent.category.value)
+            who = log_requester(parent)
             permitted = decision.outcome is Outcome.PERMIT
             try:
                 opened = [uow.records.read(r.id).content for r in records] if permitted else []
