@@ -208,8 +208,9 @@ class ChallengeService(DistrictService):
             if challenge.hold_id is not None:
                 hold = uow.retention.get_hold(challenge.hold_id)
                 if not hold.released:
-                    hold.released_at, hold.released_by_id = now, custodian.id
-                    hold.release_reason = f"the challenge was {challenge.status.value}"
+                    uow.retention.release_hold(
+                        hold, by=custodian.id, at=now,
+                        reason=f"the challenge was {challenge.status.value}")
             record = uow.records.get(challenge.record_id)
             uow.access_log.append(
                 EventType.CHALLENGE, at=now, student_id=challenge.student_id,

@@ -307,9 +307,8 @@ class RecordsRequestService(DistrictService):
         if request.hold_id is not None:
             hold = uow.retention.get_hold(request.hold_id)
             if not hold.released:
-                hold.released_at = now
-                hold.released_by_id = custodian_id
-                hold.release_reason = f"the request was {status.value}"
+                uow.retention.release_hold(hold, by=custodian_id, at=now,
+                                           reason=f"the request was {status.value}")
         uow.session.flush()
 
     def _view(self, request: RecordsRequest, student: models.Student, today: date,

@@ -370,9 +370,8 @@ class RetentionService:
             if hold.released_at is not None:
                 raise RetentionError(f"hold {hold_id} was already released on "
                                      f"{hold.released_at:%Y-%m-%d}")
-            hold.released_at = self._clock()
-            hold.released_by_id = who.id
-            hold.release_reason = reason.strip()
+            uow.retention.release_hold(hold, by=who.id, at=self._clock(),
+                                       reason=reason.strip())
             uow.commit()
         _log().info("retention.hold.released", hold_id=str(hold_id))
         return HoldView.of(hold)

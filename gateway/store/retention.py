@@ -319,6 +319,12 @@ class RetentionRepository:
         self.session.flush()
         return hold
 
+    def release_hold(self, hold: RetentionHold, *, by: uuid.UUID, at: datetime,
+                     reason: str) -> None:
+        """Release a hold in force; the row keeps who released it, when and why."""
+        hold.released_at, hold.released_by_id, hold.release_reason = at, by, reason
+        self.session.flush()
+
     def get_hold(self, hold_id: uuid.UUID) -> RetentionHold:
         hold = self.session.get(RetentionHold, hold_id)
         if hold is None:
