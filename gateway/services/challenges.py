@@ -21,21 +21,18 @@ import structlog
 from audit.events import EventType, RecordRef
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.facts import AccessQuestion, Action, RecordType
+from gateway.policy.facts import Action, RecordType
 from gateway.records_requests.challenges import ChallengeGround, ChallengeStatus, decide_by
 from gateway.retention.calendar import CALIFORNIA, SchoolCalendar
 from gateway.retention.schedule import HoldKind
 from gateway.services.access import (
     AccessError,
     Caller,
-    NoVerifiedRelationship,
     UnknownStudentOrRecord,
     log_requester,
-    registered_requester,
-    requester_fact,
 )
 from gateway.services.base import DistrictService
-from gateway.services.portal import FAMILY, _custodian
+from gateway.services.portal import _custodian, family_standing
 from gateway.store import models
 from gateway.store.errors import NotFound
 from gateway.store.uow import UnitOfWork
@@ -231,16 +228,11 @@ class ChallengeService(DistrictService):
     def _standing(self, uow: UnitOfWork, caller: Caller, sis_id: str, action: Action,
                   record_type: RecordType, now: datetime,
                   record: models.StudentRecord | None = None):
-        person = registered_requester(uow, caller)
-        student = uow.students.by_sis_id(sis_id)
-        if student is None or (record is not None and record.student_id != student.id):
+        person, student, decision = family_standing(
+            uow, self._policy, caller, sis_id, self._today(now), action=action,
+            record_type=record_type, purpose="challenge or respond to a record")
+        if record is not None and record.student_id != student.id:
             raise UnknownStudentOrRecord("no such record of that student")
-        if person.category not in FAMILY:
-            raise NoVerifiedRelationship("challenges here are a family's")
-        decision = self._policy.decide(AccessQuestion(
-            requester=requester_fact(uow, person, student.id), student=student.as_fact(),
-            action=action, record_type=record_type,
-            purpose="challenge or respond to a record"), self._today(now))
         return person, student, decision
 
     @staticmethod

@@ -16,6 +16,7 @@ import structlog
 
 from audit.events import EventType
 from gateway.policy.decision import Decision, Obligation, Outcome
+from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import (
     AccessQuestion,
     Action,
@@ -27,11 +28,13 @@ from gateway.services.access import (
     AccessError,
     Caller,
     NoVerifiedRelationship,
+    UnknownStudentOrRecord,
     log_requester,
     registered_requester,
     requester_fact,
 )
 from gateway.services.base import DistrictService
+from gateway.store import models
 from gateway.store.errors import NotAParent, NotFound
 from gateway.store.uow import UnitOfWork
 
@@ -242,18 +245,13 @@ class PortalService(DistrictService):
         in the access log committed with it."""
         now = self._clock()
         with self._uow() as uow:
-            parent = registered_requester(uow, caller)
-            student = uow.students.by_sis_id(sis_id)
-            if student is None or parent.category not in FAMILY:
-                raise UnknownGuardianship("no such student of yours")
             try:
-                who = requester_fact(uow, parent, student.id)
-            except NoVerifiedRelationship:
-                raise UnknownGuardianship("no verified relationship") from None
-            decision = self._policy.decide(AccessQuestion(
-                requester=who, student=student.as_fact(), action=Action.ACCESS,
-                record_type=RecordType.DIRECTORY_RESTRICTIONS,
-                purpose="restrict directory information"), self._today(now))
+                parent, student, decision = family_standing(
+                    uow, self._policy, caller, sis_id, self._today(now),
+                    record_type=RecordType.DIRECTORY_RESTRICTIONS,
+                    purpose="restrict directory information")
+            except (UnknownStudentOrRecord, NoVerifiedRelationship):
+                raise UnknownGuardianship("no such student of yours") from None
             if decision.outcome is not Outcome.PERMIT:
                 raise DirectoryChoiceRefused(decision.reason)
             if student.directory_opt_out != restricted:
@@ -314,6 +312,26 @@ class Duty:
 
 class UnknownDuty(AccessError):
     """No such duty."""
+
+
+def family_standing(uow: UnitOfWork, policy: PolicyEngine, caller: Caller, sis_id: str,
+                    today: date, *, action: Action = Action.ACCESS,
+                    record_type: RecordType = STANDING_RECORD,
+                    purpose: str = STANDING_PURPOSE
+                    ) -> tuple[models.Requester, models.Student, Decision]:
+    """The signed-in person (a parent, or the student themselves), the student, and the
+    engine's answer to their question. Anyone else, or a parent without a verified
+    relationship, is NoVerifiedRelationship; no such student, UnknownStudentOrRecord."""
+    person = registered_requester(uow, caller)
+    student = uow.students.by_sis_id(sis_id)
+    if student is None:
+        raise UnknownStudentOrRecord("no such student")
+    if person.category not in FAMILY:
+        raise NoVerifiedRelationship("this is for the student's family")
+    decision = policy.decide(AccessQuestion(
+        requester=requester_fact(uow, person, student.id), student=student.as_fact(),
+        action=action, record_type=record_type, purpose=purpose), today)
+    return person, student, decision
 
 
 def _custodian(uow: UnitOfWork, caller: Caller):

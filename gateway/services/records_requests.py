@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from audit.events import EntryError, EventType, RecordRef
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.facts import AccessQuestion, Action, StudentStatus
+from gateway.policy.facts import Action, StudentStatus
 from gateway.records_requests.config import RequestsConfig
 from gateway.records_requests.fees import RequestKind, fee_for
 from gateway.retention.schedule import HoldKind
@@ -31,14 +31,11 @@ from gateway.services.access import (
     AccessError,
     Caller,
     DisclosureNotRecorded,
-    NoVerifiedRelationship,
-    UnknownStudentOrRecord,
     log_requester,
     registered_requester,
-    requester_fact,
 )
 from gateway.services.base import DistrictService
-from gateway.services.portal import FAMILY, STANDING_PURPOSE, STANDING_RECORD, _custodian
+from gateway.services.portal import _custodian, family_standing
 from gateway.store import models
 from gateway.store.crypto import CryptoError
 from gateway.store.errors import NotFound
@@ -116,7 +113,7 @@ class RecordsRequestService(DistrictService):
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
-            parent, student, decision = self._family_standing(uow, caller, sis_id, today)
+            parent, student, decision = family_standing(uow, self._policy, caller, sis_id, today)
             if decision.outcome is not Outcome.PERMIT:
                 raise RequestRefused(decision)
             if consent_id is not None:
@@ -178,7 +175,8 @@ class RecordsRequestService(DistrictService):
             if request.status is not RequestStatus.FULFILLED or request.kind is RequestKind.INSPECT:
                 raise NoCopiesToDownload("these copies are not ready")
             student = uow.students.get(request.student_id)
-            parent, _, decision = self._family_standing(uow, caller, student.sis_id, today)
+            parent, _, decision = family_standing(uow, self._policy, caller, student.sis_id,
+                                                  today)
             records = [r for r in (uow.records.get(uuid.UUID(i)) for i in request.record_ids or ())
                        if not r.destroyed]
             refs = tuple(RecordRef(str(r.id), r.record_type.value) for r in records)
@@ -267,21 +265,6 @@ class RecordsRequestService(DistrictService):
         return view
 
     # --- shared -----------------------------------------------------------------------
-
-    def _family_standing(self, uow: UnitOfWork, caller: Caller, sis_id: str, today: date):
-        """The person (a parent, or the adult student), the student, and the engine's
-        answer to their access."""
-        person = registered_requester(uow, caller)
-        student = uow.students.by_sis_id(sis_id)
-        if student is None:
-            raise UnknownStudentOrRecord("no such student")
-        if person.category not in FAMILY:
-            raise NoVerifiedRelationship("requests here are a family's")
-        decision = self._policy.decide(AccessQuestion(
-            requester=requester_fact(uow, person, student.id), student=student.as_fact(),
-            action=Action.ACCESS, record_type=STANDING_RECORD, purpose=STANDING_PURPOSE),
-            today)
-        return person, student, decision
 
     @staticmethod
     def _get(uow: UnitOfWork, request_id: uuid.UUID) -> RecordsRequest:
