@@ -19,7 +19,8 @@ from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.records_requests.config import RequestsConfig
 from gateway.retention.calendar import SchoolCalendar
-from gateway.retention.loader import load_calendar
+from gateway.retention.loader import load_calendar, load_schedule
+from gateway.retention.schedule import RetentionSchedule
 from gateway.services.access import RecordAccessService
 from gateway.services.access_log import AccessLogService
 from gateway.services.challenges import ChallengeService
@@ -51,6 +52,7 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     _signer: LogSigner | None = field(default=None, init=False, repr=False)
     _calendar: SchoolCalendar | None = field(default=None, init=False, repr=False)
+    _schedule: RetentionSchedule | None = field(default=None, init=False, repr=False)
 
     def today(self) -> date:
         """The regulation counts days in the district's own time zone."""
@@ -120,8 +122,15 @@ class Services:
     # --- retention and destruction (gateway.services.retention, issue 5) ---
     @property
     def retention(self) -> RetentionService:
-        return RetentionService.from_config(self.unit_of_work, self.settings.config_dir,
-                                            self.clock, self.settings.zone)
+        return RetentionService(self.unit_of_work, self.retention_schedule(),
+                                self.school_calendar(), self.clock, self.settings.zone)
+
+    def retention_schedule(self) -> RetentionSchedule:
+        """The district's retention schedule (config/retention/schedule.toml), read once."""
+        if self._schedule is None:
+            self._schedule = load_schedule(self.settings.config_dir / "retention"
+                                           / "schedule.toml")
+        return self._schedule
 
     @property
     def retention_console(self) -> RetentionConsole:
