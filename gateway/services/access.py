@@ -101,16 +101,23 @@ class RecordAccessService(DistrictService):
         """Decide; on a permit open the record; log the access whatever the decision.
 
         The access-log entry (a disclosure, a pending request or a denial) commits in
-        the same transaction as the read and the duties it brings, or nothing does.
+        one transaction with the duties it brings, or nothing does; a record destroyed
+        between the decision and that transaction is not disclosed.
         """
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
+            # Read and decide without holding up other writers (SQLite has one writer at
+            # a time); take the write lock only to log, with the record held unchanged.
+            uow.read_snapshot()
             requester, student, record, question = self._question(uow, request, now, today)
             decision = self._policy.decide(question, today)
             content = None
             if decision.outcome is Outcome.PERMIT:
                 content = uow.records.read(record.id).content
+            uow.start_writing()
+            if content is not None:
+                uow.records.hold_for_disclosure(record.id)
             duties = self._add_duties(uow, decision, student.id, record.id, request, now)
             try:
                 uow.access_log.append(
@@ -135,6 +142,7 @@ class RecordAccessService(DistrictService):
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
+            uow.read_snapshot()
             question = self._question(uow, request, now, today)[3]
             return self._policy.decide(question, today)
 

@@ -5,10 +5,12 @@ writer) and a busy timeout, and real transactions: the stdlib driver's own trans
 handling is switched off and SQLAlchemy emits BEGIN itself, so SAVEPOINTs and
 transactional DDL work as on PostgreSQL. Transactions begin IMMEDIATE (see ``_on_begin``),
 after queueing on a lock file beside the database (``<database>-writers.lock``, see
-``_WriterQueue``).
+``_WriterQueue``), except a read snapshot (``READ_SNAPSHOT``), which begins deferred and
+takes no write lock: WAL lets it read while a writer writes.
 ``synchronous`` stays SQLite's default for WAL, FULL: a committed disclosure survives a
-power cut, not only a crash of the process. PostgreSQL gets pool pre-ping, so a
-connection the server dropped is replaced rather than failing a request.
+power cut, not only a crash of the process. On PostgreSQL a connection that sat in the
+pool for a while is pinged before use, so one the server dropped is replaced rather than
+failing a request (``_configure_postgresql``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ import os
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Key in a SQLite connection's ``info``: its transactions begin IMMEDIATE (``_on_begin``).
 BEGINS_IMMEDIATE = "gateway_begins_immediate"
+# Execution option of a connection whose transaction only reads: on SQLite it begins
+# deferred, without the write lock (``UnitOfWork.read_snapshot``).
+READ_SNAPSHOT = "gateway_read_snapshot"
 _QUEUE = "gateway_writer_queue"
+_CHECKED_IN_AT = "gateway_checked_in_at"
+# A pooled PostgreSQL connection idle longer than this is pinged before it is used.
+PING_AFTER_IDLE_S = 1.0
 
 
 def database_url(url: str | URL) -> URL:
@@ -38,15 +46,45 @@ def database_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, **options: Any) -> Engine:
+def make_engine(url: str | URL, *, ping_after_idle: float = PING_AFTER_IDLE_S,
+                **options: Any) -> Engine:
     """An engine for ``url``, set up for its backend; ``options`` go to create_engine."""
     parsed = database_url(url)
+    engine = create_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, **options)
         _configure_sqlite(engine)
-        return engine
-    options.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **options)
+    else:
+        _configure_postgresql(engine, ping_after_idle)
+    return engine
+
+
+def _configure_postgresql(engine: Engine, ping_after_idle: float) -> None:
+    """Ping a pooled connection before use only if it has been idle a while.
+
+    SQLAlchemy's pre-ping pings on every checkout: a round trip, about a tenth of an
+    audited read. A connection checked in moments ago is alive; one idle longer may have
+    been dropped (a server restart, an idle timeout). If the ping fails, the pool drops
+    the connection and checks out another (DisconnectionError, SQLAlchemy's documented
+    protocol). A server gone under load still fails the statement in flight, as it
+    would after a pre-ping: the gateway answers 503 and nothing is disclosed.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN_AT)
+        if checked_in is None or time.monotonic() - checked_in < ping_after_idle:
+            return  # new, or back in the pool only moments ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError(str(error)) from error
+            raise
 
 
 class _WriterQueue:
@@ -113,8 +151,6 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")  # stays "memory" for :memory:
         finally:
             cursor.close()
-        # Tells the access log that a transaction here holds the write lock from BEGIN.
-        record.info[BEGINS_IMMEDIATE] = True
         if queue_path is not None:
             record.info[_QUEUE] = _WriterQueue(queue_path)
 
@@ -125,7 +161,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # then its disclosure) fails at once with "database is locked" when another
         # connection wrote in between, since SQLite cannot upgrade a stale snapshot; under
         # two gunicorn workers that turned concurrent reads into 503s. Writers are one at
-        # a time on SQLite anyway; a read-only transaction now waits for a writer too.
+        # a time on SQLite anyway. A read snapshot says it will not write: it begins
+        # deferred and waits for nobody.
+        # BEGINS_IMMEDIATE tells the access log whether this transaction holds the lock.
+        if connection.get_execution_options().get(READ_SNAPSHOT):
+            connection.info[BEGINS_IMMEDIATE] = False
+            connection.exec_driver_sql("BEGIN")
+            return
+        connection.info[BEGINS_IMMEDIATE] = True
         queue = connection.info.get(_QUEUE)
         if queue is not None:
             queue.take(SQLITE_BUSY_TIMEOUT_MS / 1000)

@@ -466,6 +466,15 @@ class RecordRepository(_Repository):
         return RecordContent(record=record, content=crypto.unseal(
             self._keys, record.id, record.record_type, envelope))
 
+    def hold_for_disclosure(self, record_id: uuid.UUID) -> None:
+        """In the transaction that logs a disclosure: RecordDestroyed if the record was
+        destroyed since it was read; on PostgreSQL its row is share-locked, so that a
+        destruction waits until the disclosure has committed (SQLite: the write lock)."""
+        row = self.session.connection().execute(
+            _RECORD_DESTROYED_AT, {"record_id": record_id}).first()
+        if row is None or row.destroyed_at is not None:
+            raise RecordDestroyed(record_id)
+
     def shred(self, record_id: uuid.UUID, at: datetime | None = None) -> StudentRecord:
         """Destroy a record's content (5 CCR 437) by deleting its data key and ciphertext.
 
@@ -516,6 +525,12 @@ class RecordRepository(_Repository):
                 .execution_options(synchronize_session="fetch"))
             done += result.rowcount  # type: ignore[attr-defined]
         return done, (rows[-1][0] if rows else None)
+
+
+_RECORD_DESTROYED_AT = (
+    select(StudentRecord.destroyed_at)
+    .where(StudentRecord.id == bindparam("record_id", type_=StudentRecord.id.type))
+    .with_for_update(read=True))
 
 
 def shred_statement(at: datetime, *where: Any) -> Any:

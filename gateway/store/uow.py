@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.store.access_log import AccessLogRepository
 from gateway.store.crypto import KeyEncryptionKeys
+from gateway.store.db import READ_SNAPSHOT
 from gateway.store.records_requests import ChallengeRepository, RecordsRequestRepository
 from gateway.store.repositories import (
     AgreementRepository,
@@ -50,6 +51,7 @@ class UnitOfWork:
         self._session_factory = session_factory
         self._keys = keys
         self._session: Session | None = None
+        self._snapshot = False
 
     @property
     def session(self) -> Session:
@@ -80,6 +82,7 @@ class UnitOfWork:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         session, self._session = self.session, None
+        self._snapshot = False
         try:
             if exc_type is not None:
                 session.rollback()
@@ -87,6 +90,30 @@ class UnitOfWork:
             # Closing rolls back whatever was not committed and detaches the objects
             # without expiring them, so rows read in the block stay readable after it.
             session.close()
+
+    def read_snapshot(self) -> None:
+        """Read without holding up writers until ``start_writing()``; call first.
+
+        SQLite begins every other transaction IMMEDIATE, so a read that ends in a write
+        (an audited read: its facts, then its access-log entry) would hold the one write
+        lock while it reads and decides. Here it reads a snapshot instead, and takes the
+        lock only to write. PostgreSQL reads committed data whatever this says.
+        """
+        self.session.connection(execution_options={READ_SNAPSHOT: True})
+        self._snapshot = True
+
+    def start_writing(self) -> None:
+        """End the read snapshot (if any) and go on in a transaction that may write.
+
+        What was read stays readable. On SQLite this is a new transaction: whatever the
+        writes depend on must be read again in it (or locked, on PostgreSQL, where the
+        transaction goes on) if a change in between would matter.
+        """
+        if self._snapshot:
+            self._snapshot = False
+            if self.session.get_bind().dialect.name == "sqlite":
+                self.session.commit()  # nothing was written: this only ends the snapshot
+                self.session.begin()
 
     def commit(self) -> None:
         self.session.commit()

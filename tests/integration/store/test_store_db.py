@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.pool import NullPool
 
 from gateway.store.db import database_url, make_engine
 
@@ -41,8 +42,45 @@ def test_the_test_database_is_reachable_with_its_backends_settings(db_engine: En
     with db_engine.connect() as conn:
         assert conn.execute(text("SELECT 1")).scalar() == 1
     if db_engine.dialect.name == "postgresql":
-        assert db_engine.pool._pre_ping
         assert db_engine.dialect.driver == "psycopg"
+
+
+def test_a_pooled_postgresql_connection_the_server_dropped_is_replaced(
+        empty_database_url: str) -> None:
+    if not empty_database_url.startswith("postgresql"):
+        pytest.skip("the ping is PostgreSQL's; SQLite has no server to drop a connection")
+    engine = make_engine(empty_database_url, pool_size=1, max_overflow=0, ping_after_idle=0)
+    killer = make_engine(empty_database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:  # the pool's one connection, then back in the pool
+            dropped = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with killer.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"),
+                                {"pid": dropped}).scalar_one()
+        with engine.connect() as conn:  # pinged, found dropped, replaced
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != dropped
+    finally:
+        killer.dispose()
+        engine.dispose()
+
+
+def test_a_postgresql_connection_back_in_the_pool_moments_ago_is_not_pinged(
+        empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not empty_database_url.startswith("postgresql"):
+        pytest.skip("the ping is PostgreSQL's")
+    engine = make_engine(empty_database_url, pool_size=1, max_overflow=0,
+                         ping_after_idle=3600)
+    pinged: list[object] = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping",
+                        lambda connection: pinged.append(connection) or ping(connection))
+    try:
+        for _ in range(3):
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT 1")).scalar_one() == 1
+        assert pinged == []
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("given, expected", [
