@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from gateway import api, logs, portal
+from gateway.audit_signing import audit_keys
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.pack import load_pack
@@ -38,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *,
         tokens=(AccessTokenValidator(settings.oidc_issuer, settings.oidc_audience)
                 if settings.oidc_issuer else None),
         requests_config=load_requests_config(settings.requests_config_file),
+        audit_keys=audit_keys(settings),
     )
     logs.init_app(app)
     api.init_app(app)

@@ -1,9 +1,15 @@
-"""The access log's checkpoint signer, from the settings.
+"""The access log's checkpoint signer and verifier key, from the settings.
 
-The key file holds one signed-note signer key (``PRIVATE+KEY+<name>+<id>+<base64>``,
-audit/checkpoint.py), the form golang.org/x/mod/sumdb/note and other tlog tools use.
-Outside production, a development key is made in the data directory on first use,
-atomically, so that several workers starting at once end up with the same key.
+The signing key file holds one signed-note signer key
+(``PRIVATE+KEY+<name>+<id>+<base64>``, audit/checkpoint.py), the form
+golang.org/x/mod/sumdb/note and other tlog tools use. Outside production, a development
+key is made in the data directory on first use, atomically, so that several workers
+starting at once end up with the same key.
+
+A process that only verifies (the web tier: integrity status, proofs) can be given the
+public verifier key alone (``<name>+<id>+<base64>``); then only the checkpointer
+(deploy/audit) holds the private key, and a compromised web process cannot sign a
+checkpoint over a rewritten log.
 """
 
 from __future__ import annotations
@@ -11,9 +17,16 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from audit.checkpoint import CheckpointError, encode_signer_key, generate_key, parse_signer_key
+from audit.checkpoint import (
+    CheckpointError,
+    VerifierKey,
+    encode_signer_key,
+    generate_key,
+    parse_signer_key,
+)
 from gateway.settings import Settings
 from gateway.store.access_log import LogSigner
 
@@ -22,6 +35,48 @@ DEVELOPMENT_KEY = "development-audit-signing-key"
 
 class SigningKeyError(ValueError):
     """The signing key cannot be read; the message names the file, never the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKeys:
+    """The checkpoint signer (None where only the verifier key is configured) and the
+    verifier key that checkpoints and proofs are checked with."""
+
+    signer: LogSigner | None
+    verifier_key: str
+
+    def require_signer(self) -> LogSigner:
+        if self.signer is None:
+            raise SigningKeyError("signing a checkpoint needs GATEWAY_AUDIT_SIGNING_KEY_FILE; "
+                                  "only the verifier key is configured here")
+        return self.signer
+
+
+def audit_keys(settings: Settings) -> AuditKeys:
+    """The configured keys; SigningKeyError if a file cannot be read, or if a verifier
+    key given beside the signing key is not its public half."""
+    verifier = None
+    if settings.audit_verifier_key_file is not None:
+        verifier = _verifier_key(settings.audit_verifier_key_file)
+        if settings.audit_signing_key_file is None:
+            return AuditKeys(None, verifier)
+    signer = log_signer(settings)
+    if verifier is not None and verifier != signer.verifier_key:
+        raise SigningKeyError(f"{settings.audit_verifier_key_file}: not the verifier key of "
+                              f"the signing key in {settings.audit_signing_key_file}")
+    return AuditKeys(signer, signer.verifier_key)
+
+
+def _verifier_key(path: Path) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SigningKeyError(f"{path}: cannot read the verifier key "
+                              f"({type(exc).__name__})") from None
+    try:
+        return str(VerifierKey.parse(text))
+    except CheckpointError as exc:
+        raise SigningKeyError(f"{path}: not a verifier key: {exc}") from None
 
 
 def log_signer(settings: Settings) -> LogSigner:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,32 +26,41 @@ def _fail(message: str, status: int = 2) -> None:
 
 
 @contextmanager
-def _log() -> Iterator[tuple[object, object]]:
-    """(the unit of work, the signer) for one command."""
+def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any]]:
+    """(the unit of work, the log's keys) for one command; ``signing``: see ``_keys``."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.app import key_encryption_keys
-    from gateway.audit_signing import SigningKeyError, log_signer
-    from gateway.cli import _settings
-    from gateway.store.crypto import CryptoError
     from gateway.store.db import make_engine, make_session_factory
     from gateway.store.uow import UnitOfWork
 
-    settings = _settings()
-    try:
-        signer = log_signer(settings)
-        keys = key_encryption_keys(settings)
-    except (SigningKeyError, CryptoError) as exc:
-        _fail(f"audit: {exc}")
+    settings, log_keys, keys = _keys(signing=signing)
     engine = make_engine(settings.database_url)
     try:
         with UnitOfWork(make_session_factory(engine), keys) as uow:
-            yield uow, signer
+            yield uow, log_keys
     except SQLAlchemyError as exc:
         _fail(f"audit: the database cannot be read ({type(exc).__name__}); is it migrated? "
               "(records-gateway db upgrade)")
     finally:
         engine.dispose()
+
+
+def _keys(*, signing: bool = False) -> tuple[Any, Any, Any]:
+    """(the settings, the log's signer and verifier keys, the key-encryption keys);
+    with ``signing``, a configuration that cannot sign is refused."""
+    from gateway.app import key_encryption_keys
+    from gateway.audit_signing import SigningKeyError, audit_keys
+    from gateway.cli import _settings
+    from gateway.store.crypto import CryptoError
+
+    settings = _settings()
+    try:
+        log_keys = audit_keys(settings)
+        if signing:
+            log_keys.require_signer()
+        return settings, log_keys, key_encryption_keys(settings)
+    except (SigningKeyError, CryptoError) as exc:
+        _fail(f"audit: {exc}")
 
 
 def _now() -> datetime:
@@ -80,8 +90,8 @@ def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) ->
             note = Path(checkpoint_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             _fail(f"audit: cannot read {checkpoint_file} ({type(exc).__name__})")
-    with _log() as (uow, signer):
-        report = uow.access_log.verify(signer.verifier_key, checkpoint_note=note,
+    with _log() as (uow, log_keys):
+        report = uow.access_log.verify(log_keys.verifier_key, checkpoint_note=note,
                                        from_checkpoint=from_checkpoint)
     click.echo(json.dumps(report.as_dict()) if as_json else report.summary())
     sys.exit(0 if report.ok else 1)
@@ -97,8 +107,8 @@ def checkpoint(every: float | None) -> None:
     if every is not None:
         _checkpoint_forever(every)
         return
-    with _log() as (uow, signer):
-        signed = uow.access_log.checkpoint(signer, _now())
+    with _log(signing=True) as (uow, log_keys):
+        signed = uow.access_log.checkpoint(log_keys.signer, _now())
         uow.commit()
     click.echo(signed.note, nl=False)
 
@@ -140,14 +150,11 @@ def checkpoint_loop(unit_of_work: Callable[[], object], signer: object, every: f
 def _checkpoint_forever(every: float) -> None:
     import signal
 
-    from gateway.app import key_encryption_keys
-    from gateway.audit_signing import log_signer
-    from gateway.cli import _settings
     from gateway.store.db import make_engine, make_session_factory
     from gateway.store.uow import UnitOfWork
 
-    settings = _settings()
-    signer, keys = log_signer(settings), key_encryption_keys(settings)
+    settings, log_keys, keys = _keys(signing=True)
+    signer = log_keys.signer
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     stop = threading.Event()
@@ -169,12 +176,15 @@ def prove(seq: int) -> None:
     """
     from gateway.store.access_log import AccessLogError
 
-    with _log() as (uow, signer):
+    with _log() as (uow, log_keys):
         if seq >= uow.access_log.head().size:
             _fail(f"audit: there is no entry {seq}")
         latest = uow.access_log.latest_checkpoint()
         if latest is None or latest.size <= seq:
-            latest = uow.access_log.checkpoint(signer, _now())
+            if log_keys.signer is None:
+                _fail(f"audit: no signed checkpoint covers entry {seq} yet, and only the "
+                      "verifier key is configured here: wait for the checkpointer")
+            latest = uow.access_log.checkpoint(log_keys.signer, _now())
             uow.commit()
         try:
             bundle = uow.access_log.proof_bundle(seq, latest)
@@ -192,7 +202,7 @@ def export(start: int) -> None:
     The output is what python -m audit.verify ENTRIES.jsonl checks.
     """
     out = sys.stdout.buffer
-    with _log() as (uow, _signer):
+    with _log() as (uow, _log_keys):
         for line in uow.access_log.export_lines(start):
             out.write(line)
     out.flush()
@@ -201,5 +211,5 @@ def export(start: int) -> None:
 @audit.command("public-key")
 def public_key() -> None:
     """Print the verifier key auditors check checkpoints and proofs with."""
-    with _log() as (_uow, signer):
-        click.echo(signer.verifier_key)
+    with _log() as (_uow, log_keys):
+        click.echo(log_keys.verifier_key)

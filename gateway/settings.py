@@ -47,6 +47,9 @@ class Settings:
     # signs them (a signed-note signer key file, PRIVATE+KEY+<name>+<id>+<key>).
     audit_origin: str = "localhost/records-gateway/access-log"
     audit_signing_key_file: Path | None = None
+    # Its public half alone (<name>+<id>+<key>), for a web tier that verifies checkpoints
+    # and proves entries but signs nothing: the checkpointer (deploy/audit) signs.
+    audit_verifier_key_file: Path | None = None
     # The portal's OpenID client (authorization code + PKCE); no client id: no portal login.
     oidc_client_id: str = ""
     oidc_client_secret: str | None = None
@@ -89,6 +92,7 @@ _ENV = {
     "GATEWAY_DATA_DIR": "data_dir",
     "GATEWAY_AUDIT_ORIGIN": "audit_origin",
     "GATEWAY_AUDIT_SIGNING_KEY_FILE": "audit_signing_key_file",
+    "GATEWAY_AUDIT_VERIFIER_KEY_FILE": "audit_verifier_key_file",
     "GATEWAY_OIDC_CLIENT_ID": "oidc_client_id",
     "GATEWAY_OIDC_CLIENT_SECRET": "oidc_client_secret",
     "GATEWAY_SESSION_COOKIE_SECURE": "session_cookie_secure",
@@ -96,7 +100,7 @@ _ENV = {
     "GATEWAY_RECORDS_REQUESTS_CONFIG": "requests_config_file",
 }
 _PATHS = {"policy_pack", "requests_config_file", "config_dir", "key_file", "data_dir",
-          "audit_signing_key_file"}
+          "audit_signing_key_file", "audit_verifier_key_file"}
 _BOOLS = {"session_cookie_secure": "GATEWAY_SESSION_COOKIE_SECURE"}
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -186,6 +190,7 @@ def check(s: Settings) -> None:
             raise bad("GATEWAY_KEY_FILE", "production needs a key-encryption key")
         if not s.secret_key or len(s.secret_key) < 32:
             raise bad("GATEWAY_SECRET_KEY", "production needs a random secret of 32+ characters")
-        if s.audit_signing_key_file is None:
+        if s.audit_signing_key_file is None and s.audit_verifier_key_file is None:
             raise bad("GATEWAY_AUDIT_SIGNING_KEY_FILE", "production needs the access log's "
-                      "checkpoint signing key")
+                      "checkpoint signing key (or, for a web tier that signs nothing, "
+                      "GATEWAY_AUDIT_VERIFIER_KEY_FILE)")

@@ -18,7 +18,6 @@ from flask_smorest import Blueprint
 from gateway.api.auth import current_caller
 from gateway.api.documenting import problems
 from gateway.api.records import Refused
-from gateway.audit_signing import SigningKeyError
 from gateway.logs import add_log_fields
 from gateway.policy.decision import Outcome
 from gateway.problems import problem
@@ -234,8 +233,3 @@ def view_not_recorded(_exc: ViewNotRecorded):
                    "access log, so nothing of the log was returned; try again.",
                    kind="not-recorded", headers={"Retry-After": "5"})
 
-
-@blp.errorhandler(SigningKeyError)
-def no_verifier_key(_exc: SigningKeyError):
-    return problem(503, "Service Unavailable", "The log's checkpoint key is not configured, "
-                   "so its integrity cannot be checked.", kind="no-checkpoint-key")

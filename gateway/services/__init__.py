@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.audit_signing import AuditKeys
 from gateway.identity import AccessTokenValidator
 from gateway.policy.engine import PolicyEngine
 from gateway.records_requests.config import RequestsConfig
@@ -49,8 +50,8 @@ class Services:
     keys: KeyEncryptionKeys = field(repr=False)
     tokens: AccessTokenValidator | None
     requests_config: RequestsConfig  # the district's calendar and copy charges
+    audit_keys: AuditKeys = field(repr=False)  # the log's checkpoint signer, verifier key
     clock: Callable[[], datetime] = utc_now
-    _signer: LogSigner | None = field(default=None, init=False, repr=False)
     _calendar: SchoolCalendar | None = field(default=None, init=False, repr=False)
     _schedule: RetentionSchedule | None = field(default=None, init=False, repr=False)
 
@@ -73,16 +74,12 @@ class Services:
                                 self.settings.zone, self.audit_verifier_key,
                                 signer=self.audit_signer)
 
-    def audit_signer(self) -> LogSigner:
-        """The signer of the log's checkpoints (made in development on first use)."""
-        from gateway.audit_signing import log_signer
-
-        if self._signer is None:
-            self._signer = log_signer(self.settings)
-        return self._signer
+    def audit_signer(self) -> LogSigner | None:
+        """The log's checkpoint signer; None where only the verifier key is configured."""
+        return self.audit_keys.signer
 
     def audit_verifier_key(self) -> str:
-        return self.audit_signer().verifier_key
+        return self.audit_keys.verifier_key
 
     # --- the parent portal and the custodian's console (gateway.portal) ---
     @property

@@ -13,18 +13,22 @@ import csv
 import io
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import pytest
 import structlog
 from sqlalchemy.exc import OperationalError
 
-from audit.checkpoint import parse_and_verify
+from audit.checkpoint import encode_signer_key, generate_key, parse_and_verify, verifier_key
 from audit.verify import verify_log, verify_proof_bundle
-from gateway.audit_signing import log_signer
+from gateway.audit_signing import SigningKeyError, audit_keys, log_signer
 from gateway.policy.facts import ParentType, RecordType, RequesterCategory
+from gateway.services.access import Caller
+from gateway.services.access_log import NotYetCheckpointed, Reader
+from gateway.settings import load_settings
 from gateway.store import models
+from gateway.store.access_log import LogSigner
 from gateway.store.uow import UnitOfWork
 from tests.functional.conftest import CASE_DAY_NOON, client_id_for
 
@@ -252,6 +256,48 @@ def test_an_inclusion_proof(client, app, world, token_for, unit_of_work) -> None
     assert report.ok and report.entry_seq == 1
     for missing in (999, 2**64):
         assert get(client, token, f"/v1/access-log/entries/{missing}/proof").status_code == 404
+
+
+def test_a_web_tier_given_only_the_verifier_key_checks_and_proves_but_signs_nothing(
+        client, app, world, token_for, unit_of_work, gateway_idp, tmp_path) -> None:
+    # The checkpointer holds the private key; the web process reads none.
+    private = generate_key()
+    checkpointer = LogSigner("district-log", "district-log", private)
+    (tmp_path / "verifier-key").write_text(checkpointer.verifier_key + "\n")
+    services = app.extensions["gateway"]
+    app.extensions["gateway"] = replace(services, audit_keys=audit_keys(replace(
+        services.settings, audit_verifier_key_file=tmp_path / "verifier-key")))
+    web = app.extensions["gateway"]
+    parent = Reader(Caller(gateway_idp.issuer, client_id_for(Cat.PARENT)))
+    token = token_for(Cat.CUSTODIAN)
+
+    assert web.audit_signer() is None
+    with pytest.raises(NotYetCheckpointed):  # no checkpoint yet, and it cannot sign one
+        web.access_log.student_log_proof(parent, SIS_ID, 0, purpose="review")
+    with unit_of_work() as uow:
+        uow.access_log.checkpoint(checkpointer, CASE_DAY_NOON)
+        uow.commit()
+    integrity = get(client, token, "/v1/access-log/integrity").get_json()
+    _decision, bundle = web.access_log.student_log_proof(parent, SIS_ID, 0, purpose="review")
+
+    assert integrity["verification"]["ok"] is True
+    assert verify_proof_bundle(bundle, checkpointer.verifier_key).ok
+
+
+def test_a_verifier_key_that_is_not_the_signing_keys_stops_the_gateway(tmp_path) -> None:
+    ours, other = generate_key(), generate_key()
+    (tmp_path / "signing-key").write_text(encode_signer_key("district-log", ours))
+    (tmp_path / "verifier-key").write_text(verifier_key("district-log", other))
+    (tmp_path / "not-a-key").write_text("PRIVATE+KEY+district-log+0000+AAAA")
+    settings = load_settings(environ={}, overrides={
+        "data_dir": tmp_path, "audit_signing_key_file": tmp_path / "signing-key",
+        "audit_verifier_key_file": tmp_path / "verifier-key"})
+
+    with pytest.raises(SigningKeyError, match="not the verifier key of the signing key"):
+        audit_keys(settings)
+    with pytest.raises(SigningKeyError, match="not-a-key: not a verifier key") as refused:
+        audit_keys(replace(settings, audit_verifier_key_file=tmp_path / "not-a-key"))
+    assert "AAAA" not in str(refused.value)
 
 
 # --- Refusals -----------------------------------------------------------------------

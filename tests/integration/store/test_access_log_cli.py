@@ -43,9 +43,9 @@ def gateway(empty_database_url: str, tmp_path: Path):
     env = {"DATABASE_URL": empty_database_url, "GATEWAY_DATA_DIR": str(tmp_path),
            "GATEWAY_ENVIRONMENT": "test", "GATEWAY_AUDIT_ORIGIN": "example-usd/access-log"}
 
-    def run(*args: str, check: bool = True) -> Result:
+    def run(*args: str, check: bool = True, more_env: dict[str, str] | None = None) -> Result:
         # In-process, as `records-gateway audit ...` runs it (settings from the environment).
-        done = CliRunner().invoke(main, ["audit", *args], env=env)
+        done = CliRunner().invoke(main, ["audit", *args], env={**env, **(more_env or {})})
         if check:
             assert done.exit_code == 0, done.output
         return done
@@ -102,3 +102,17 @@ def test_a_proof_of_an_entry_that_is_not_there_is_one_line(gateway) -> None:
 
     assert done.exit_code == 2
     assert done.stderr == "records-gateway: audit: there is no entry 99\n"
+
+
+def test_given_only_the_verifier_key_the_log_is_verified_and_never_signed(
+        gateway, tmp_path: Path) -> None:
+    (tmp_path / "verifier-key").write_text(gateway("public-key").output)
+    gateway("checkpoint")  # the checkpointer, which holds the signing key
+    web_tier = {"GATEWAY_AUDIT_VERIFIER_KEY_FILE": str(tmp_path / "verifier-key")}
+
+    verified = gateway("verify", more_env=web_tier)
+    refused = gateway("checkpoint", more_env=web_tier, check=False)
+
+    assert verified.exit_code == 0, verified.output
+    assert refused.exit_code == 2
+    assert refused.output.count("\n") == 1 and "GATEWAY_AUDIT_SIGNING_KEY_FILE" in refused.output

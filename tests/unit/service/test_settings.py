@@ -39,6 +39,16 @@ def test_production_settings_are_accepted() -> None:
     assert load_settings(GOOD_PRODUCTION).environment == "production"
 
 
+def test_a_production_web_tier_may_hold_only_the_logs_verifier_key() -> None:
+    web_tier = {**GOOD_PRODUCTION, "GATEWAY_AUDIT_SIGNING_KEY_FILE": "",
+                "GATEWAY_AUDIT_VERIFIER_KEY_FILE": "/etc/records-gateway/audit-verifier-key"}
+
+    settings = load_settings(web_tier)
+
+    assert settings.audit_signing_key_file is None
+    assert str(settings.audit_verifier_key_file) == "/etc/records-gateway/audit-verifier-key"
+
+
 @pytest.mark.parametrize(("change", "named"), [
     ({"GATEWAY_OIDC_ISSUER": "http://login.district.example"}, "GATEWAY_OIDC_ISSUER"),
     ({"GATEWAY_KEY_FILE": ""}, "GATEWAY_KEY_FILE"),
