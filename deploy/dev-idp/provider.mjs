@@ -68,8 +68,17 @@ function generateKeys(algs) {
   };
   return algs.map((alg) => {
     if (!spec[alg]) fail(`config: signing alg ${alg} is not one of ${Object.keys(spec).join(', ')}`);
-    const { privateKey } = crypto.generateKeyPairSync(...spec[alg]);
-    const jwk = privateKey.export({ format: 'jwk' });
+    // The key leaves generateKeyPairSync as PEM and is exported as a JWK from a key object
+    // of its own. Exporting the generated key object itself deadlocked Node 20 about once
+    // in 40 starts: a GC during the export finalized the key-generation job, which waits
+    // for the key's mutex that the export holds (no "ready" line, ever).
+    const [type, options] = spec[alg];
+    const { privateKey: pem } = crypto.generateKeyPairSync(type, {
+      ...options,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const jwk = crypto.createPrivateKey(pem).export({ format: 'jwk' });
     return { ...jwk, kid: `${alg.toLowerCase()}-${crypto.randomBytes(6).toString('hex')}`, alg, use: 'sig' };
   });
 }

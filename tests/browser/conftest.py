@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 
 from gateway import create_app
 from gateway.demo import seed
-from gateway.identity.devidp import DevProvider, DevProviderError, start_dev_provider
+from gateway.identity.devidp import DevProvider, start_dev_provider
 from gateway.policy.facts import ParentType, RecordType, RequesterCategory
 from gateway.settings import load_settings
 from gateway.store import migrate
@@ -141,19 +141,6 @@ class _Late:
         return self.app(environ, start_response)
 
 
-def _start_provider(config: Path) -> DevProvider:
-    """The provider, started once more if the first start gives no ready line: twice in
-    full runs on a loaded machine one start printed nothing for 60 s (it is ready in
-    under a second otherwise; the cause is not found). Both failures are reported."""
-    failures = []
-    for _ in range(2):
-        try:
-            return start_dev_provider(config, "127.0.0.1", 0, timeout=60)
-        except DevProviderError as err:
-            failures.append(str(err))
-    pytest.fail("; ".join(failures), pytrace=False)
-
-
 def _provider_config(base_url: str, directory: Path) -> Path:
     """The identity tests' provider config, with the web client redirected to this
     server (exact redirect URIs: the port is only known now)."""
@@ -181,7 +168,8 @@ def portal(request: pytest.FixtureRequest, databases: Databases,
     provider: DevProvider | None = None
     app = None
     try:
-        provider = _start_provider(_provider_config(base_url, directory))
+        provider = start_dev_provider(_provider_config(base_url, directory), "127.0.0.1", 0,
+                                      timeout=60)
         settings = load_settings(environ={}, overrides={
             "database_url": url, "oidc_issuer": provider.issuer, "environment": "test",
             "oidc_client_id": WEB_CLIENT, "oidc_client_secret": f"secret-{WEB_CLIENT}",
