@@ -67,12 +67,16 @@ def audit_keys(settings: Settings) -> AuditKeys:
     return AuditKeys(signer, signer.verifier_key)
 
 
-def _verifier_key(path: Path) -> str:
+def _key_text(path: Path, what: str) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
+        return Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise SigningKeyError(f"{path}: cannot read the verifier key "
-                              f"({type(exc).__name__})") from None
+        raise SigningKeyError(f"{path}: cannot read the {what} ({type(exc).__name__})"
+                              ) from None
+
+
+def _verifier_key(path: Path) -> str:
+    text = _key_text(path, "verifier key")
     try:
         return str(VerifierKey.parse(text))
     except CheckpointError as exc:
@@ -87,11 +91,7 @@ def log_signer(settings: Settings) -> LogSigner:
         path = settings.data_dir / DEVELOPMENT_KEY
         if not path.exists():
             _make_development_key(path, settings.audit_origin)
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SigningKeyError(f"{path}: cannot read the signing key "
-                              f"({type(exc).__name__})") from None
+    text = _key_text(path, "signing key")
     try:
         name, private_key = parse_signer_key(text)
     except CheckpointError as exc:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -119,6 +121,17 @@ def test_two_first_entries_about_a_student_at_once_make_one_content_key(
         engine.dispose()
 
 
+@pytest.fixture
+def store(empty_database_url: str) -> Iterator[tuple[Any, KeyEncryptionKeys]]:
+    """(sessions, keys) of a migrated database, on engines of their own."""
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        yield make_session_factory(engine), KeyEncryptionKeys.generate("test-1")
+    finally:
+        engine.dispose()
+
+
 def _student_with_a_record(sessions, keys: KeyEncryptionKeys) -> tuple[Student, uuid.UUID]:
     with UnitOfWork(sessions, keys) as uow:
         student = uow.students.add(Student(sis_id="SIS-7001", birth_date=date(2012, 4, 1)))
@@ -129,65 +142,48 @@ def _student_with_a_record(sessions, keys: KeyEncryptionKeys) -> tuple[Student, 
     return student, record.id
 
 
-def test_an_audited_read_reads_and_decides_while_another_transaction_writes(
-        empty_database_url: str) -> None:
+def test_an_audited_read_reads_and_decides_while_another_transaction_writes(store) -> None:
     # SQLite begins transactions IMMEDIATE; a read snapshot must not queue behind a writer.
-    migrate.upgrade(empty_database_url)
-    engine = make_engine(empty_database_url)
-    sessions = make_session_factory(engine)
-    keys = KeyEncryptionKeys.generate("test-1")
-    try:
-        _student_with_a_record(sessions, keys)
-        read, errors = threading.Event(), []
+    sessions, keys = store
+    _student_with_a_record(sessions, keys)
+    read, errors = threading.Event(), []
 
-        def reader() -> None:
-            try:
-                with UnitOfWork(sessions, keys) as uow:
-                    uow.read_snapshot()
-                    assert uow.students.by_sis_id("SIS-7001") is not None
-                    read.set()
-            except Exception as exc:  # noqa: BLE001 - reported below, with its kind
-                errors.append(f"{type(exc).__name__}: {exc}")
+    def reader() -> None:
+        try:
+            with UnitOfWork(sessions, keys) as uow:
+                uow.read_snapshot()
+                assert uow.students.by_sis_id("SIS-7001") is not None
+                read.set()
+        except Exception as exc:  # noqa: BLE001 - reported below, with its kind
+            errors.append(f"{type(exc).__name__}: {exc}")
 
-        with UnitOfWork(sessions, keys) as writer:
-            writer.students.add(Student(sis_id="SIS-7002"))
-            writer.session.flush()  # the write lock is held from here to the commit
-            thread = threading.Thread(target=reader)
-            thread.start()
-            assert read.wait(3), "the read snapshot waited for the writer"
-            writer.commit()
-        thread.join(timeout=30)
-        assert errors == []
-    finally:
-        engine.dispose()
+    with UnitOfWork(sessions, keys) as writer:
+        writer.students.add(Student(sis_id="SIS-7002"))
+        writer.session.flush()  # the write lock is held from here to the commit
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert read.wait(3), "the read snapshot waited for the writer"
+        writer.commit()
+    thread.join(timeout=30)
+    assert errors == []
 
 
-def test_a_record_destroyed_between_decision_and_logging_is_not_disclosed(
-        empty_database_url: str) -> None:
-    migrate.upgrade(empty_database_url)
-    engine = make_engine(empty_database_url)
-    sessions = make_session_factory(engine)
-    keys = KeyEncryptionKeys.generate("test-1")
-    try:
-        _student, record_id = _student_with_a_record(sessions, keys)
-        with UnitOfWork(sessions, keys) as reading:
-            reading.read_snapshot()
-            assert reading.records.read(record_id).content == b"Asthma plan."
-            with UnitOfWork(sessions, keys) as retention:
-                retention.records.shred(record_id)
-                retention.commit()
-            reading.start_writing()
-            with pytest.raises(RecordDestroyed):
-                reading.records.hold_for_disclosure(record_id)
-    finally:
-        engine.dispose()
+def test_a_record_destroyed_between_decision_and_logging_is_not_disclosed(store) -> None:
+    sessions, keys = store
+    _student, record_id = _student_with_a_record(sessions, keys)
+    with UnitOfWork(sessions, keys) as reading:
+        reading.read_snapshot()
+        assert reading.records.read(record_id).content == b"Asthma plan."
+        with UnitOfWork(sessions, keys) as retention:
+            retention.records.shred(record_id)
+            retention.commit()
+        reading.start_writing()
+        with pytest.raises(RecordDestroyed):
+            reading.records.hold_for_disclosure(record_id)
 
 
-def test_a_destruction_waits_for_a_disclosure_being_logged(empty_database_url: str) -> None:
-    migrate.upgrade(empty_database_url)
-    engine = make_engine(empty_database_url)
-    sessions = make_session_factory(engine)
-    keys = KeyEncryptionKeys.generate("test-1")
+def test_a_destruction_waits_for_a_disclosure_being_logged(store) -> None:
+    sessions, keys = store
     errors: list[str] = []
 
     def destroy() -> None:
@@ -198,21 +194,18 @@ def test_a_destruction_waits_for_a_disclosure_being_logged(empty_database_url: s
         except Exception as exc:  # noqa: BLE001 - reported below, with its kind
             errors.append(f"{type(exc).__name__}: {exc}")
 
-    try:
-        _student, record_id = _student_with_a_record(sessions, keys)
-        with UnitOfWork(sessions, keys) as disclosing:
-            disclosing.read_snapshot()
-            disclosing.records.read(record_id)
-            disclosing.start_writing()
-            disclosing.records.hold_for_disclosure(record_id)
-            thread = threading.Thread(target=destroy)
-            thread.start()
-            thread.join(0.5)
-            assert thread.is_alive(), "the record was destroyed while being disclosed"
-            disclosing.commit()
-        thread.join(timeout=30)
-        assert errors == []
-        with UnitOfWork(sessions, keys) as uow:
-            assert uow.records.get(record_id).destroyed_at is not None
-    finally:
-        engine.dispose()
+    _student, record_id = _student_with_a_record(sessions, keys)
+    with UnitOfWork(sessions, keys) as disclosing:
+        disclosing.read_snapshot()
+        disclosing.records.read(record_id)
+        disclosing.start_writing()
+        disclosing.records.hold_for_disclosure(record_id)
+        thread = threading.Thread(target=destroy)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the record was destroyed while being disclosed"
+        disclosing.commit()
+    thread.join(timeout=30)
+    assert errors == []
+    with UnitOfWork(sessions, keys) as uow:
+        assert uow.records.get(record_id).destroyed_at is not None
