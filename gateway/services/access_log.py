@@ -330,6 +330,7 @@ class AccessLogService(DistrictService):
         after = None
         while True:
             with self._uow() as uow:
+                uow.read_snapshot()
                 found = [e for e in uow.access_log.search(**columns, after_seq=after,
                                                           limit=EXPORT_BATCH) if e.seq <= stop]
                 shown = _shown(uow, found)

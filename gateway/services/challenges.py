@@ -90,6 +90,7 @@ class ChallengeService(DistrictService):
         """The records on file for a parent's student, described, not opened."""
         now = self._clock()
         with self._uow() as uow:
+            uow.read_snapshot()
             _, student, decision = self._standing(uow, caller, sis_id, Action.ACCESS,
                                                   RecordType.COURSES_AND_MARKS, now)
             if decision.outcome is not Outcome.PERMIT:
@@ -99,6 +100,7 @@ class ChallengeService(DistrictService):
     def challenges_of(self, caller: Caller, sis_id: str) -> list[ChallengeView]:
         now = self._clock()
         with self._uow() as uow:
+            uow.read_snapshot()
             _, student, decision = self._standing(uow, caller, sis_id, Action.ACCESS,
                                                   RecordType.COURSES_AND_MARKS, now)
             if decision.outcome is not Outcome.PERMIT:
@@ -177,6 +179,7 @@ class ChallengeService(DistrictService):
 
     def queue(self, caller: Caller) -> list[ChallengeView]:
         with self._uow() as uow:
+            uow.read_snapshot()
             _custodian(uow, caller)
             return [self._view(c, s.sis_id, r.record_type.value, challenger_name=q.display_name)
                     for c, q, s, r in uow.challenges.open_queue()]

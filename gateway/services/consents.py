@@ -75,10 +75,12 @@ class ConsentView:
 class ConsentService(DistrictService):
     def recipients(self) -> list[Recipient]:
         with self._uow() as uow:
+            uow.read_snapshot()
             return [Recipient(r.id, r.display_name) for r in uow.requesters.organizations()]
 
     def mine(self, caller: Caller) -> list[ConsentView]:
         with self._uow() as uow:
+            uow.read_snapshot()
             parent = registered_requester(uow, caller)
             return [self._view(c, s) for c, s in uow.consents.given_by(parent.id)]
 

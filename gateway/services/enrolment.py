@@ -270,6 +270,7 @@ class EnrolmentService:
     def record_directory(self, writer: Writer, sis_id: str) -> list[models.StudentRecord]:
         """The student's records, as metadata, for those who keep them (docs/api.md)."""
         with self._uow() as uow:
+            uow.read_snapshot()
             record_keeper(uow, writer)
             student = _student(uow, sis_id)
             return uow.records.of_student(student.id)

@@ -146,6 +146,7 @@ class PortalService(DistrictService):
     def account(self, caller: Caller) -> Account:
         """The registered requester behind a login, or ``UnregisteredRequester``."""
         with self._uow() as uow:
+            uow.read_snapshot()
             requester = registered_requester(uow, caller)
             return Account(requester.display_name, requester.category,
                            requester.preferred_language)
@@ -203,6 +204,7 @@ class PortalService(DistrictService):
     def awaiting_verification(self, caller: Caller) -> list[AwaitingVerification]:
         """The custodian's queue of parents whose relationship nobody has verified."""
         with self._uow() as uow:
+            uow.read_snapshot()
             _custodian(uow, caller)
             return [AwaitingVerification(
                 guardianship_id=g.id, parent_name=parent.display_name, sis_id=student.sis_id,
@@ -271,6 +273,7 @@ class PortalService(DistrictService):
         24-hour notices, ...) that nobody has marked done, soonest due first."""
         now = self._clock()
         with self._uow() as uow:
+            uow.read_snapshot()
             _custodian(uow, caller)
             return [Duty(task_id=t.id, sis_id=s.sis_id, obligation=t.obligation,
                          description=_describe(t.obligation), due_by=t.due_by,

@@ -143,6 +143,7 @@ class RecordsRequestService(DistrictService):
                                    consent_id: uuid.UUID) -> RequestView:
         """A copy of the records disclosed under a consent the person gave."""
         with self._uow() as uow:
+            uow.read_snapshot()
             try:
                 consent = uow.consents.get(consent_id)
             except NotFound:
@@ -155,6 +156,7 @@ class RecordsRequestService(DistrictService):
     def mine(self, caller: Caller) -> list[RequestView]:
         today = self._today()
         with self._uow() as uow:
+            uow.read_snapshot()
             requester = registered_requester(uow, caller)
             return [self._view(r, s, today)
                     for r, s in uow.records_requests.of_requester(requester.id)]
@@ -211,6 +213,7 @@ class RecordsRequestService(DistrictService):
     def queue(self, caller: Caller) -> list[RequestView]:
         today = self._today()
         with self._uow() as uow:
+            uow.read_snapshot()
             _custodian(uow, caller)
             return [self._view(r, s, today, requester_name=q.display_name)
                     for r, q, s in uow.records_requests.open_queue()]

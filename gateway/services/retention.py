@@ -250,6 +250,7 @@ class RetentionService:
 
     def get_plan(self, plan_id: uuid.UUID) -> DispositionPlan:
         with self._uow() as uow:
+            uow.read_snapshot()
             return _plan(uow, plan_id)
 
     def runnable_plans(self) -> list[uuid.UUID]:
@@ -257,12 +258,14 @@ class RetentionService:
         first."""
         runnable = (PlanStatus.APPROVED, PlanStatus.PARTLY_APPROVED, PlanStatus.RUNNING)
         with self._uow() as uow:
+            uow.read_snapshot()
             return [p.id for p in reversed(uow.retention.plans(limit=1000))
                     if p.status in runnable]
 
     def items(self, plan_id: uuid.UUID) -> Iterator[DispositionPlanItem]:
         """The plan's items by record id, streamed."""
         with self._uow() as uow:
+            uow.read_snapshot()
             _plan(uow, plan_id)
             for batch in uow.retention.item_batches(plan_id, self._batch):
                 yield from batch
@@ -378,6 +381,7 @@ class RetentionService:
 
     def holds(self, *, include_released: bool = False) -> list[HoldView]:
         with self._uow() as uow:
+            uow.read_snapshot()
             return [HoldView.of(h) for h in uow.retention.holds(include_released=include_released)]
 
     # --- Usefulness ------------------------------------------------------------------------

@@ -46,10 +46,12 @@ class RetentionConsole:
 
     def _custodian_id(self, caller: Caller) -> str:
         with self._uow() as uow:
+            uow.read_snapshot()
             return str(_custodian(uow, caller).id)
 
     def plans(self, caller: Caller, limit: int = 20) -> list[PlanView]:
         with self._uow() as uow:
+            uow.read_snapshot()
             _custodian(uow, caller)
             return [PlanView(p.id, p.created_at, p.created_by, p.as_of, p.status,
                              dict(p.summary)) for p in uow.retention.plans(limit=limit)]
@@ -63,6 +65,7 @@ class RetentionConsole:
         self._custodian_id(caller)
         holds = self._retention.holds()  # its own transaction: never one inside another
         with self._uow() as uow:
+            uow.read_snapshot()
             return [HoldLine(h, uow.students.get(h.student_id).sis_id) for h in holds]
 
     def place_hold(self, caller: Caller, *, kind: str, sis_id: str, owner: str,

@@ -94,10 +94,11 @@ class UnitOfWork:
     def read_snapshot(self) -> None:
         """Read without holding up writers until ``start_writing()``; call first.
 
-        SQLite begins every other transaction IMMEDIATE, so a read that ends in a write
-        (an audited read: its facts, then its access-log entry) would hold the one write
-        lock while it reads and decides. Here it reads a snapshot instead, and takes the
-        lock only to write. PostgreSQL reads committed data whatever this says.
+        For a unit of work that only reads (a page, a queue, an export), and for a read
+        that ends in a write (an audited read: its facts, then its access-log entry).
+        SQLite begins every other transaction IMMEDIATE, holding the one write lock while
+        it reads; this reads a snapshot instead, and takes the lock only to write.
+        PostgreSQL reads committed data whatever this says.
         """
         self.session.connection(execution_options={READ_SNAPSHOT: True})
         self._snapshot = True

@@ -7,12 +7,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
 from audit.events import EventType, RecordRef, Requester
 from gateway.policy.facts import RecordType
+from gateway.services.consents import ConsentService
 from gateway.store import migrate
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.db import make_engine, make_session_factory
@@ -163,6 +165,31 @@ def test_an_audited_read_reads_and_decides_while_another_transaction_writes(stor
         thread = threading.Thread(target=reader)
         thread.start()
         assert read.wait(3), "the read snapshot waited for the writer"
+        writer.commit()
+    thread.join(timeout=30)
+    assert errors == []
+
+
+def test_a_page_that_only_reads_does_not_wait_for_a_writer(store, engine) -> None:
+    # The services' read-only units of work (portal pages, queues, exports) read snapshots.
+    sessions, keys = store
+    consents = ConsentService(lambda: UnitOfWork(sessions, keys), engine,
+                              lambda: datetime.now(timezone.utc), ZoneInfo("UTC"))
+    listed, errors = threading.Event(), []
+
+    def page() -> None:
+        try:
+            consents.recipients()
+            listed.set()
+        except Exception as exc:  # noqa: BLE001 - reported below, with its kind
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    with UnitOfWork(sessions, keys) as writer:
+        writer.students.add(Student(sis_id="SIS-7003"))
+        writer.session.flush()
+        thread = threading.Thread(target=page)
+        thread.start()
+        assert listed.wait(3), "the page waited for the writer"
         writer.commit()
     thread.join(timeout=30)
     assert errors == []
