@@ -16,6 +16,7 @@ from gateway.logs import add_log_fields
 from gateway.policy.decision import Decision, Outcome
 from gateway.services import find
 from gateway.services.access import RecordAccess, RecordRequest
+from gateway.services.base import Refused
 from schemas.records import (
     AccessArgsSchema,
     DecisionRequestSchema,
@@ -30,14 +31,6 @@ blp = Blueprint("records", __name__, url_prefix="/v1",
 REDISCLOSURE_NOTICE = ("This information may not be disclosed to any other party without the "
                        "written consent of the parent or adult student, unless state or federal "
                        "law allows it (Ed Code 49076; 34 CFR 99.33).")
-
-
-class Refused(Exception):
-    """A denial: a 403 problem that carries the decision, and no part of the record."""
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
 
 
 @blp.before_request

@@ -6,8 +6,18 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from gateway.policy.decision import Decision
 from gateway.policy.engine import PolicyEngine
 from gateway.store.uow import UnitOfWork
+
+
+class Refused(Exception):
+    """The AR 5125 engine did not permit it, and nothing was done: the decision (reason,
+    clause, citations) says why."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
 
 
 class DistrictService:

@@ -31,7 +31,7 @@ from gateway.services.access import (
     UnknownStudentOrRecord,
     log_requester,
 )
-from gateway.services.base import DistrictService
+from gateway.services.base import DistrictService, Refused
 from gateway.services.portal import _custodian, family_standing
 from gateway.store import models
 from gateway.store.errors import NotFound
@@ -40,10 +40,9 @@ from gateway.store.uow import UnitOfWork
 log = structlog.get_logger("gateway.challenges")
 
 
-class ChallengeRefused(AccessError):
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
+class ChallengeRefused(Refused, AccessError):
+    """The engine does not let this person see, challenge or answer the student's
+    records here."""
 
 
 class UnknownChallenge(AccessError):

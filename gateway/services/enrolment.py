@@ -32,6 +32,7 @@ from gateway.policy.facts import (
     RequesterCategory,
 )
 from gateway.services.access import Caller, log_requester, registered_requester
+from gateway.services.base import Refused
 from gateway.store import models
 from gateway.store.crypto import CryptoError
 from gateway.store.errors import ImportRejected
@@ -61,12 +62,8 @@ class RelationshipConflict(EnrolmentError):
     """The parent's subject is registered with the gateway under another category."""
 
 
-class AdditionRefused(EnrolmentError):
+class AdditionRefused(Refused, EnrolmentError):
     """The AR 5125 engine did not permit the addition; nothing was written."""
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
 
 
 class NothingWritten(EnrolmentError):

@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.events import EntryError, EventType, RecordRef
-from gateway.policy.decision import Decision, Outcome
+from gateway.policy.decision import Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import Action, StudentStatus
 from gateway.records_requests.config import RequestsConfig
@@ -34,7 +34,7 @@ from gateway.services.access import (
     log_requester,
     registered_requester,
 )
-from gateway.services.base import DistrictService
+from gateway.services.base import DistrictService, Refused
 from gateway.services.portal import _custodian, family_standing
 from gateway.store import models
 from gateway.store.crypto import CryptoError
@@ -46,12 +46,8 @@ log = structlog.get_logger("gateway.records_requests")
 COPY_PURPOSE = "copies of records requested by the family (Ed Code 49065, 49069)"
 
 
-class RequestRefused(AccessError):
+class RequestRefused(Refused, AccessError):
     """The engine does not let this parent have the student's records."""
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
 
 
 class UnknownRequest(AccessError):
