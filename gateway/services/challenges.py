@@ -87,27 +87,28 @@ class ChallengeService(DistrictService):
 
     def records_of(self, caller: Caller, sis_id: str) -> list[RecordSummary]:
         """The records on file for a parent's student, described, not opened."""
-        now = self._clock()
         with self._uow() as uow:
             uow.read_snapshot()
-            _, student, decision = self._standing(uow, caller, sis_id, Action.ACCESS,
-                                                  RecordType.COURSES_AND_MARKS, now)
-            if decision.outcome is not Outcome.PERMIT:
-                raise ChallengeRefused(decision)
+            student = self._student_shown_to(uow, caller, sis_id)
             return [_summary(r, self._calendar) for r in uow.records.of_student(student.id)]
 
     def challenges_of(self, caller: Caller, sis_id: str) -> list[ChallengeView]:
-        now = self._clock()
         with self._uow() as uow:
             uow.read_snapshot()
-            _, student, decision = self._standing(uow, caller, sis_id, Action.ACCESS,
-                                                  RecordType.COURSES_AND_MARKS, now)
-            if decision.outcome is not Outcome.PERMIT:
-                raise ChallengeRefused(decision)
+            student = self._student_shown_to(uow, caller, sis_id)
             types = {r.id: r.record_type.value
                      for r in uow.records.of_student(student.id, include_destroyed=True)}
             return [self._view(c, student.sis_id, types.get(c.record_id, ""))
                     for c in uow.challenges.of_student(student.id)]
+
+    def _student_shown_to(self, uow: UnitOfWork, caller: Caller,
+                          sis_id: str) -> models.Student:
+        """The student, if the engine lets the caller see their records."""
+        _, student, decision = self._standing(uow, caller, sis_id, Action.ACCESS,
+                                              RecordType.COURSES_AND_MARKS, self._clock())
+        if decision.outcome is not Outcome.PERMIT:
+            raise ChallengeRefused(decision)
+        return student
 
     def challenge(self, caller: Caller, sis_id: str, record_id: uuid.UUID,
                   grounds: Iterable[ChallengeGround], statement: str) -> ChallengeView:
