@@ -11,7 +11,10 @@ prepare_demo_database, as `records-gateway demo` does); the development OpenID p
 (deploy/dev-idp, the demo's clients) and gunicorn with deploy/gunicorn.conf.py and 2
 workers, all on free 127.0.0.1 ports. One gunicorn server per variant (a variant is a
 set of GATEWAY_* variables, e.g. a baseline without a tuning), all started at once, so
-that every variant and both targets are measured in the same run.
+that every variant and both targets are measured in the same run. --baseline GIT_REF
+adds a variant that runs that commit's code (exported with git archive, imported ahead
+of the installed package) on the same database: a before/after in one command, for
+commits whose schema is the same.
 
 The load tool is wrk (Debian's package) with bench/http_reads.lua: the bearer token in
 the Authorization header, non-2xx answers counted, latency percentiles from done().
@@ -187,6 +190,7 @@ class Server:
     env: dict[str, str]
     port: int
     log_path: Path
+    code: Path | None = None  # another commit's tree (--baseline); None: this checkout
     process: subprocess.Popen[bytes] | None = None
     _log: Any = None
 
@@ -196,7 +200,10 @@ class Server:
 
     def start(self) -> None:
         self._log = open(self.log_path, "ab")
-        self.process = start_gunicorn(f"127.0.0.1:{self.port}", self.env,
+        env, cwd = self.env, None
+        if self.code is not None:  # its packages found before the installed ones
+            env, cwd = {**env, "PYTHONPATH": str(self.code)}, self.code
+        self.process = start_gunicorn(f"127.0.0.1:{self.port}", env, cwd=cwd,
                                       stdout=self._log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL)
 
@@ -289,6 +296,19 @@ def wrk(url: str, token: str | None, duration: int, connections: int,
     raise BenchError("wrk printed no results (bench/http_reads.lua's done())")
 
 
+def export_commit(ref: str, workdir: Path) -> Path:
+    """The tree of commit ``ref`` (git archive), to run a baseline server from."""
+    tree = workdir / f"code-{re.sub(r'[^A-Za-z0-9._-]', '_', ref)}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref],
+                             capture_output=True, timeout=60, check=False)
+    if archive.returncode != 0:
+        raise BenchError(f"git archive {ref}: {archive.stderr.decode(errors='replace')[:200]}")
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, timeout=60,
+                   check=True)
+    return tree
+
+
 def fetch_token(provider: DevProvider) -> str:
     response = requests.post(f"{provider.issuer}/token", auth=CLIENT, timeout=10,
                              data={"grant_type": "client_credentials",
@@ -329,7 +349,8 @@ class BackendResult:
 
 
 def bench_backend(backend: str, provider: DevProvider, variants: dict[str, dict[str, str]],
-                  args: argparse.Namespace, workdir: Path, deadline: Deadline) -> BackendResult:
+                  args: argparse.Namespace, workdir: Path, deadline: Deadline,
+                  baselines: dict[str, Path]) -> BackendResult:
     directory = Path(tempfile.mkdtemp(prefix=f"{backend}-", dir=workdir))
     database = Database(backend, directory, args.postgres_url)
     servers: list[Server] = []
@@ -349,7 +370,8 @@ def bench_backend(backend: str, provider: DevProvider, variants: dict[str, dict[
         })
         for name, extra in variants.items():
             servers.append(Server(name, {**base_env, **extra}, free_port(),
-                                  directory / f"gunicorn-{name}.log"))
+                                  directory / f"gunicorn-{name}.log",
+                                  code=baselines.get(name)))
         for server in servers:
             server.start()
         for server in servers:
@@ -496,9 +518,11 @@ def report(results: list[BackendResult], variants: dict[str, dict[str, str]],
             f"(warm-up included; wrk counted {result.reads_seen_by_wrk} completed in its "
             f"timed windows); non-2xx answers and socket errors: "
             f"{'none' if not result.problems else '; '.join(result.problems)}.")
-    variant_lines = [f"- `{name}`: " + (", ".join(f"`{k}={v}`" for k, v in env.items())
-                                        or "the configuration as committed")
-                     for name, env in variants.items()]
+    variant_lines = [f"- `{name}`: " + (
+        f"the code of `{name.removeprefix('baseline-')}` (git archive), as committed"
+        if name.startswith("baseline-") else
+        ", ".join(f"`{k}={v}`" for k, v in env.items()) or "the configuration as committed")
+        for name, env in variants.items()]
     return reflow(f"""{SECTION}
 
 Audited record reads per second under gunicorn ({args.workers} workers,
@@ -607,6 +631,8 @@ def main() -> int:
                     help="a server variant (repeatable); default: one, as committed")
     ap.add_argument("--goal-variant", help="the variant the goal is judged on (default: "
                     "the last)")
+    ap.add_argument("--baseline", metavar="GIT_REF", help="also a server running this "
+                    "commit's code, first among the variants (same schema only)")
     ap.add_argument("--postgres-url", default=os.environ.get("GATEWAY_TEST_POSTGRES_URL")
                     or DEFAULT_POSTGRES, help="server to create the throwaway database on")
     ap.add_argument("--max-seconds", type=float, default=1500.0,
@@ -625,6 +651,8 @@ def main() -> int:
         ap.error("--runs, --duration, --warmup, --connections, --threads and --workers "
                  "must be at least 1")
     variants = dict(args.variant) or {"as-committed": {}}
+    if args.baseline:
+        variants = {f"baseline-{args.baseline}": {}, **variants}
     if args.goal_variant and args.goal_variant not in variants:
         ap.error(f"--goal-variant {args.goal_variant!r} is not among the variants")
     if shutil.which("wrk") is None:
@@ -643,10 +671,13 @@ def main() -> int:
             if args.keep is not None:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 workdir = str(args.keep)
+            baselines = ({f"baseline-{args.baseline}": export_commit(args.baseline,
+                                                                      Path(workdir))}
+                         if args.baseline else {})
             provider = start_dev_provider(port=0, timeout=90)  # a busy machine starts it slowly
             for backend in backends:
                 results.append(bench_backend(backend, provider, variants, args,
-                                             Path(workdir), deadline))
+                                             Path(workdir), deadline, baselines))
     except (BenchError, DevProviderError) as exc:
         print(f"http_reads: {exc}", file=sys.stderr)
         return 1
