@@ -32,7 +32,6 @@ from gateway.services.records_requests import RecordsRequestService
 from gateway.services.retention import RetentionService  # issue 5
 from gateway.services.retention_console import RetentionConsole
 from gateway.settings import Settings
-from gateway.store.access_log import LogSigner
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.uow import UnitOfWork
 
@@ -71,15 +70,7 @@ class Services:
     @property
     def access_log(self) -> AccessLogService:
         return AccessLogService(self.unit_of_work, self.policy, self.clock,
-                                self.settings.zone, self.audit_verifier_key,
-                                signer=self.audit_signer)
-
-    def audit_signer(self) -> LogSigner | None:
-        """The log's checkpoint signer; None where only the verifier key is configured."""
-        return self.audit_keys.signer
-
-    def audit_verifier_key(self) -> str:
-        return self.audit_keys.verifier_key
+                                self.settings.zone, self.audit_keys)
 
     # --- the parent portal and the custodian's console (gateway.portal) ---
     @property

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.events import EntryError, EventType
+from gateway.audit_signing import AuditKeys
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, RecordType, RequesterCategory
@@ -39,7 +40,6 @@ from gateway.store import models
 from gateway.store.access_log import (
     AccessLogError,
     LoggedEntry,
-    LogSigner,
     OpenedEntry,
     SignedCheckpoint,
     TreeHead,
@@ -154,11 +154,11 @@ class StudentLog:
 class AccessLogService(DistrictService):
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
                  clock: Callable[[], datetime], zone: ZoneInfo,
-                 verifier_key: Callable[[], str],
-                 signer: Callable[[], LogSigner | None] | None = None) -> None:
+                 keys: AuditKeys) -> None:
         super().__init__(unit_of_work, policy, clock, zone)
-        self._signer = signer  # to sign a checkpoint on demand, for a proof
-        self._verifier_key = verifier_key
+        # The verifier key checks checkpoints; the signer (if this process has one) signs
+        # one on demand, for a proof.
+        self._keys = keys
 
     # -- the custodian's API -----------------------------------------------------------
 
@@ -207,7 +207,7 @@ class AccessLogService(DistrictService):
             head, checkpoint = log.head(), log.latest_checkpoint()
             verification = None
             if checkpoint is not None:
-                verification = log.verify(self._verifier_key(), from_checkpoint=True,
+                verification = log.verify(self._keys.verifier_key, from_checkpoint=True,
                                           latest_checkpoint_only=True).as_dict()
             self._viewed(uow, reader, custodian, None, "integrity_checked")
         return IntegrityStatus(head, checkpoint, verification)
@@ -283,7 +283,7 @@ class AccessLogService(DistrictService):
         try:
             return uow.access_log.proof_bundle(seq)
         except AccessLogError:
-            signer = self._signer() if self._signer is not None else None
+            signer = self._keys.signer
             if signer is None:  # this process only verifies: the checkpointer signs
                 raise NotYetCheckpointed(f"no checkpoint covers entry {seq} yet") from None
         uow.access_log.checkpoint(signer, self._clock())

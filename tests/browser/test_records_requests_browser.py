@@ -71,5 +71,5 @@ def test_a_parent_asks_for_copies_the_custodian_fulfils_and_the_parent_downloads
     with parent.expect_download() as waiting:
         disclosure.get_by_role("link", name="Proof of entry").click()
     bundle = json.loads(waiting.value.path().read_text())
-    verifier_key = portal.app.extensions["gateway"].audit_verifier_key()
+    verifier_key = portal.app.extensions["gateway"].audit_keys.verifier_key
     assert verify_proof_bundle(bundle, verifier_key).ok

@@ -271,7 +271,7 @@ def test_a_web_tier_given_only_the_verifier_key_checks_and_proves_but_signs_noth
     parent = Reader(Caller(gateway_idp.issuer, client_id_for(Cat.PARENT)))
     token = token_for(Cat.CUSTODIAN)
 
-    assert web.audit_signer() is None
+    assert web.audit_keys.signer is None
     with pytest.raises(NotYetCheckpointed):  # no checkpoint yet, and it cannot sign one
         web.access_log.student_log_proof(parent, SIS_ID, 0, purpose="review")
     with unit_of_work() as uow:
