@@ -82,36 +82,42 @@ class Situation:
     def _clause(self, clause_id: str) -> Clause:
         return self.pack.clauses[clause_id]
 
+    @property
+    def log_exempt(self) -> bool:
+        """Ed Code 49064's exemptions that hang on the request rather than on the party:
+        the exempt requesters, and anyone obtaining directory information."""
+        return (self.requester_is_log_exempt
+                or self.record_type is RecordType.DIRECTORY_INFORMATION)
+
     def permit(self, clause_id: str, reason: str, *, obligations: tuple[Obligation, ...] = (),
-               log: bool | None = None) -> Decision:
+               log: bool | None = None, also_cite: tuple[str, ...] = ()) -> Decision:
         clause = self._clause(clause_id)
         if clause.discretionary and not clause.used:
             return self.not_used(clause)
         if not clause.reaches(self.record_type):
             return self.out_of_scope(clause)
         return Decision(
-            Outcome.PERMIT, clause_id, clause.citations, reason, obligations=obligations,
-            log_required=(not self.requester_is_log_exempt) if log is None else log,
+            Outcome.PERMIT, clause_id, _cite(clause.citations, also_cite), reason,
+            obligations=obligations, log_required=(not self.log_exempt) if log is None else log,
         )
 
     def pending(self, clause_id: str, reason: str, requires: tuple[Requirement, ...], *,
-                obligations: tuple[Obligation, ...] = ()) -> Decision:
+                obligations: tuple[Obligation, ...] = (),
+                also_cite: tuple[str, ...] = ()) -> Decision:
         clause = self._clause(clause_id)
         if clause.discretionary and not clause.used:
             return self.not_used(clause)
         if not clause.reaches(self.record_type):
             return self.out_of_scope(clause)
-        return Decision(Outcome.PENDING, clause_id, clause.citations, reason,
+        return Decision(Outcome.PENDING, clause_id, _cite(clause.citations, also_cite), reason,
                         obligations=obligations, requires=requires, log_required=True)
 
     def deny(self, clause_id: str, reason: str, *, also_cite: tuple[str, ...] = ()) -> Decision:
         clause = self._clause(clause_id)
         # Ed Code 49064 lists everyone who *requests* information, so a refused request
         # from a party outside the exemptions is logged too; directory requests are not.
-        log = (not self.requester_is_log_exempt
-               and self.record_type is not RecordType.DIRECTORY_INFORMATION)
-        return Decision(Outcome.DENY, clause_id, clause.citations + also_cite, reason,
-                        log_required=log)
+        return Decision(Outcome.DENY, clause_id, _cite(clause.citations, also_cite), reason,
+                        log_required=not self.log_exempt)
 
     def not_used(self, clause: Clause) -> Decision:
         return self.deny(clause.id, f"The district does not make this discretionary "
@@ -127,6 +133,10 @@ class Situation:
 
 
 Rule = Callable[[Situation], Decision | None]
+
+
+def _cite(citations: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
+    return citations + tuple(c for c in more if c not in citations)
 
 
 # -- absolute access and the rights of parents and students (AR 5125(c)-(d)) ---
@@ -342,17 +352,38 @@ def law_enforcement_48902(s: Situation) -> Decision | None:
 
 def peace_officer_49076_5(s: Situation) -> Decision | None:
     ev = s.question.evidence
-    basis = (ev.court_order or ev.subpoena or bool(ev.emergency_threat.strip())
-             or (ev.consent is not None and consent_problem(s, ev.consent) is None))
-    if not basis:
+    consented = ev.consent is not None and consent_problem(s, ev.consent) is None
+    threat = bool(ev.emergency_threat.strip())
+    if not (consented or threat or ev.court_order or ev.subpoena):
         return s.deny("peace_officer_49076_5", "Law enforcement needs written parental "
                       "consent, a subpoena, a court order or a recorded emergency.")
     if not s.purpose_is(Purpose.CRIMINAL_INVESTIGATION, Purpose.EMERGENCY):
         return s.deny("peace_officer_49076_5", "This access is for an investigation of "
                       "suspected criminal conduct or kidnapping.")
-    return s.permit("peace_officer_49076_5", "A peace officer investigating, with a lawful "
-                    "basis on file: the student's identity and location only.",
-                    obligations=(Ob.NO_REDISCLOSURE,))
+    # Ed Code 49076.5 limits what is given (identity and location); the basis on file
+    # brings its own duties, as it would for anyone: the consent is filed and the
+    # request needs no log entry, the emergency is recorded, the parent is told of a
+    # subpoena or court order three days ahead.
+    clause, basis = "peace_officer_49076_5", s.pack.clauses
+    what = "A peace officer investigating: the student's identity and location only, "
+    if consented:
+        return s.permit(clause, what + "with written consent.", log=False,
+                        obligations=(Ob.FILE_CONSENT_WITH_RECORD, Ob.NO_REDISCLOSURE),
+                        also_cite=basis["written_consent"].citations)
+    if threat:
+        return s.permit(clause, what + "in an emergency; the threat is recorded.",
+                        obligations=(Ob.RECORD_EMERGENCY_BASIS, Ob.NO_REDISCLOSURE),
+                        also_cite=basis["emergency"].citations)
+    instrument = "court order" if ev.court_order else "lawfully issued subpoena"
+    if notice_given(s):
+        return s.permit(clause, what + f"under a {instrument}.",
+                        obligations=(Ob.NO_REDISCLOSURE,),
+                        also_cite=basis["court_order_or_subpoena"].citations)
+    return s.pending(clause, what + f"under a {instrument}, once the parent or adult student "
+                     "has had three days' notice.", (Requirement.PARENT_NOTICE_3_DAYS,),
+                     obligations=(Ob.NOTIFY_PARENT_3_DAYS_BEFORE_DISCLOSURE,
+                                  Ob.NO_REDISCLOSURE),
+                     also_cite=basis["court_order_or_subpoena"].citations)
 
 
 # -- discretionary disclosures (AR 5125(f)-(g)) -----------------------------------
@@ -445,6 +476,8 @@ def consent_problem(s: Situation, consent: Consent, *, check_purpose: bool = Tru
     if holds is None:
         return "who holds the rights cannot be told without the student's birth date"
     by = consent.by
+    if by is None:
+        return "the consent does not say who gave it"
     if holds and by is ConsentGiver.ADULT_STUDENT:
         return "a parent with legal custody, not the student, consents for this student"
     if not holds and by is not ConsentGiver.ADULT_STUDENT:
@@ -473,6 +506,14 @@ def written_consent(s: Situation) -> Decision | None:
                     obligations=(Ob.FILE_CONSENT_WITH_RECORD, Ob.NO_REDISCLOSURE), log=False)
 
 
+def notice_given(s: Situation) -> bool:
+    """Ed Code 49077: the parent or adult student was told of the court order or subpoena
+    at least three days before the disclosure, or the court instructs otherwise."""
+    notified = s.question.evidence.parent_notified_on
+    return s.question.evidence.court_instructs_no_notice or (
+        notified is not None and (s.today - notified).days >= 3)
+
+
 def court_order_or_subpoena(s: Situation) -> Decision | None:
     ev = s.question.evidence
     if not (ev.court_order or ev.subpoena):
@@ -481,8 +522,7 @@ def court_order_or_subpoena(s: Situation) -> Decision | None:
     if ev.court_instructs_no_notice:
         return s.permit("court_order_or_subpoena", f"A {instrument}; the court instructs that "
                         "the parent not be notified.")
-    notified = ev.parent_notified_on
-    if notified is not None and (s.today - notified).days >= 3:
+    if notice_given(s):
         return s.permit("court_order_or_subpoena", f"A {instrument}; the parent was notified at "
                         "least three days before the disclosure.")
     return s.pending("court_order_or_subpoena", f"A {instrument}: the parent or adult student "

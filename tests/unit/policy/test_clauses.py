@@ -274,6 +274,84 @@ def test_access_log_exemptions_follow_ed_code_49064(engine, requester, logged) -
     assert d.log_required is logged
 
 
+POLICE = {"category": "law_enforcement"}
+IDENTITY = {"record": "residence_verification", "purpose": "criminal_investigation"}
+
+
+@pytest.mark.parametrize("evidence", [{"subpoena": True}, {"court_order": True},
+                                      {"subpoena": True, "parent_notified_on": "2026-02-28"}])
+def test_peace_officer_under_a_judicial_order_waits_for_the_parents_notice(
+        engine: PolicyEngine, evidence: dict[str, Any]) -> None:
+    # Ed Code 49076.5 says what police receive; Ed Code 49077 still asks for the notice.
+    d = ask(engine, POLICE, **IDENTITY, evidence=evidence)
+
+    assert (d.outcome, d.clause) == (W, "peace_officer_49076_5")
+    assert d.requires == (Requirement.PARENT_NOTICE_3_DAYS,)
+    assert Obligation.NOTIFY_PARENT_3_DAYS_BEFORE_DISCLOSURE in d.obligations
+    assert {"Education Code 49076.5", "Education Code 49077"} <= set(d.citations)
+
+
+@pytest.mark.parametrize("evidence", [
+    {"subpoena": True, "parent_notified_on": "2026-02-27"},
+    {"court_order": True, "court_instructs_no_notice": True}])
+def test_peace_officer_under_a_judicial_order_once_notice_is_given(
+        engine: PolicyEngine, evidence: dict[str, Any]) -> None:
+    d = ask(engine, POLICE, **IDENTITY, evidence=evidence)
+
+    assert (d.outcome, d.clause, d.log_required) == (P, "peace_officer_49076_5", True)
+
+
+def test_peace_officer_in_an_emergency_records_the_threat(engine: PolicyEngine) -> None:
+    d = ask(engine, POLICE, **IDENTITY, evidence={"emergency_threat": "suspected abduction"})
+
+    assert (d.outcome, d.log_required) == (P, True)
+    assert Obligation.RECORD_EMERGENCY_BASIS in d.obligations
+    assert "34 CFR 99.36" in d.citations
+
+
+def test_peace_officer_with_consent_files_it_and_needs_no_log_entry(
+        engine: PolicyEngine) -> None:
+    consent = {**CONSENT, "records": ["residence_verification"],
+               "purpose": "criminal_investigation"}
+    d = ask(engine, POLICE, **IDENTITY, evidence={"consent": consent})
+
+    assert (d.outcome, d.log_required) == (P, False)
+    assert Obligation.FILE_CONSENT_WITH_RECORD in d.obligations
+    assert "Education Code 49075" in d.citations
+
+
+@pytest.mark.parametrize(("requester", "purpose", "evidence"), [
+    ({"category": "elections_official"}, "voter_registration", {}),
+    (POLICE, "criminal_investigation", {"emergency_threat": "suspected abduction"})])
+def test_directory_information_needs_no_log_entry_whoever_obtains_it(
+        engine: PolicyEngine, requester: dict[str, Any], purpose: str,
+        evidence: dict[str, Any]) -> None:
+    d = ask(engine, requester, "directory_information", student=SIXTEEN, purpose=purpose,
+            evidence=evidence)
+
+    assert (d.outcome, d.log_required) == (P, False)
+
+
+@pytest.mark.parametrize(("requester", "kwargs"), [
+    ({"category": "third_party"}, {"purpose": "tutoring"}),
+    (POLICE, {"record": "legal_name", "purpose": "criminal_investigation"}),
+    ({"category": "custodian"}, {"action": "add_record", "record": "behavioral_report",
+                                 "purpose": "tutoring",
+                                 "student": {**ADULT, "birth_date": "2008-06-01"}}),
+])
+def test_a_consent_that_does_not_say_who_gave_it_allows_nothing(
+        engine: PolicyEngine, requester: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    # Only a parent with legal custody (or the adult student) may consent: a giver
+    # nobody can name might be the one who may not.
+    consent = {k: v for k, v in CONSENT.items() if k != "by"}
+    consent["purpose"] = kwargs["purpose"]
+    d = ask(engine, requester, evidence={"consent": consent}, **kwargs)
+
+    assert d.outcome is D
+    assert ask(engine, requester, evidence={"consent": {**consent, "by": "custodial_parent"}},
+               **kwargs).outcome is P
+
+
 def test_refused_outside_request_is_still_logged(engine: PolicyEngine) -> None:
     d = ask(engine, {"category": "law_enforcement"}, purpose="criminal_investigation")
 
