@@ -9,6 +9,8 @@ For each backend, in one run and one database:
   against plain INSERTs of the same rows (same columns and indexes, no triggers) into a
   copy of the entries table, with the same durability (each its own commit, the
   server's default synchronous_commit / SQLite WAL); rounds alternate the two, medians;
+- one writer statement by statement: the median time of each statement an append and a
+  plain insert send, of their commits and of the whole transaction;
 - verification from the database (``AccessLogRepository.verify``) of a log of
   --verify-entries entries (bulk-loaded: built in memory with the same code, then
   inserted), in entries per second; also from the latest checkpoint;
@@ -156,6 +158,54 @@ def bench_writers(url: str, writers: int, per_writer: int, rounds: int) -> dict[
     append, plain = statistics.median(rates["append"]), statistics.median(rates["plain"])
     return {"writers": writers, "append_per_s": append, "plain_per_s": plain,
             "ratio": append / plain, "rounds": rounds}
+
+
+def bench_round_trips(url: str, count: int) -> dict[str, dict[str, float]]:
+    """Where one writer's time goes, append against plain insert alternating, in one
+    process: each statement's median (the driver's execute, the first one with the BEGIN
+    the driver sends before it), the commit, and the whole transaction."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    keys = KeyEncryptionKeys.parse(kek_text())
+    students = [uuid.uuid4() for _ in range(STUDENTS)]
+    table = plain_table(engine, create=False)
+    times: dict[str, list[float]] = {}
+    started: list[float] = []
+
+    def timed(name: str, seconds: float) -> None:
+        times.setdefault(name, []).append(seconds)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _before(*_args: object) -> None:
+        started.append(time.perf_counter())
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _after(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        kind = ("head read, FOR UPDATE" if "FOR UPDATE" in statement
+                else "append statement (entry, nodes, head)" if statement.startswith("WITH")
+                else " ".join(statement.split()[:3]))
+        timed(kind, time.perf_counter() - started.pop())
+
+    base = int.from_bytes(os.urandom(4), "big") << 16
+    for n in range(count):
+        begun = time.perf_counter()
+        with UnitOfWork(sessions, keys) as uow:
+            uow.access_log.append(EventType.DISCLOSURE, **entry_args(n, students))
+            committing = time.perf_counter()
+            uow.commit()
+            timed("append commit", time.perf_counter() - committing)
+        timed("append, whole", time.perf_counter() - begun)
+        begun = time.perf_counter()
+        row = plain_row(n, students, base + n)
+        with engine.connect() as conn:
+            conn.execute(table.insert().values(**row))
+            committing = time.perf_counter()
+            conn.commit()
+            timed("plain commit", time.perf_counter() - committing)
+        timed("plain, whole", time.perf_counter() - begun)
+    engine.dispose()
+    return {name: {"median_ms": statistics.median(t) * 1000, "count": len(t)}
+            for name, t in times.items()}
 
 
 def bulk_load(url: str, count: int, kek: str) -> tuple[float, LogSigner]:
@@ -356,6 +406,7 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
         result: dict[str, object] = {"backend": backend}
         result["one_writer"] = bench_writers(url, 1, args.appends, args.rounds)
         result["four_writers"] = bench_writers(url, 4, args.appends // 4, args.rounds)
+        result["round_trips"] = bench_round_trips(url, args.appends)
         result["verify"] = bench_verify(verify_url, args.verify_entries, baseline=args.baseline)
         result["checkpoint"] = bench_checkpoint_latency(cp_url, every=args.checkpoint_every)
         return result
@@ -376,6 +427,14 @@ def markdown(results: list[dict[str, object]], args: argparse.Namespace) -> str:
             w = r[key]
             lines.append(f"| {r['backend']} | {w['writers']} | {w['append_per_s']:.0f} | "
                          f"{w['plain_per_s']:.0f} | {w['ratio']:.2f} |")
+    if any("round_trips" in r for r in results):
+        lines += ["", "One writer, statement by statement (median ms; the first statement "
+                  "of each includes the driver's BEGIN):", "",
+                  "| backend | step | median ms | count |", "| --- | --- | ---: | ---: |"]
+        for r in results:
+            for name, t in sorted(r.get("round_trips", {}).items()):
+                lines.append(f"| {r['backend']} | {name} | {t['median_ms']:.3f} | "
+                             f"{t['count']} |")
     lines += ["", "| backend | entries | verify from the database | entries/s (goal >= 200,000) "
               "| from the latest checkpoint (10 new) | offline verifier (audit.verify) |",
               "| --- | --- | --- | --- | --- | --- |"]
