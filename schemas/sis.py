@@ -28,6 +28,14 @@ def plain_text(value: str) -> None:
             raise ValidationError("text without control characters is required")
 
 
+def one_line(value: str) -> None:
+    """An identifier such as a token's subject: plain text on one line (a subject with a
+    line break matches no token, and breaks every log line it is written in)."""
+    plain_text(value)
+    if any(c in value for c in "\t\n\r"):
+        raise ValidationError("one line of text is required")
+
+
 def _date(description: str) -> fields.Date:
     return fields.Date(allow_none=True, metadata={"description": description})
 
@@ -96,7 +104,7 @@ class ImportProblemSchema(ProblemSchema):
 
 class ParentSchema(Schema):
     subject = fields.String(required=True, validate=[validate.Length(min=1, max=255),
-                                                     plain_text],
+                                                     one_line],
                             metadata={"description": "The parent's subject (`sub`) at the "
                                       "district's OpenID provider"})
     display_name = fields.String(required=True,
@@ -119,7 +127,7 @@ class GuardianWriteSchema(Schema):
 
 class StudentLoginSchema(Schema):
     subject = fields.String(required=True, validate=[validate.Length(min=1, max=255),
-                                                     plain_text],
+                                                     one_line],
                             metadata={"description": "The student's subject (`sub`) at the "
                                       "district's OpenID provider"})
     display_name = fields.String(required=True,

@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Response, g, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gateway.api.auth import current_caller
 from gateway.api.documenting import problems
+from gateway.api.parsing import Blueprint
 from gateway.api.records import Refused
 from gateway.logs import add_log_fields
 from gateway.policy.decision import Outcome

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from gateway.api.parsing import Blueprint
 from gateway.problems import problem
 from gateway.services import find
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gateway.api.auth import current_caller
 from gateway.api.documenting import problems
+from gateway.api.parsing import Blueprint
 from gateway.logs import add_log_fields
 from gateway.policy.decision import Decision, Outcome
 from gateway.services import find

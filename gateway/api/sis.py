@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import g, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gateway.api.auth import current_caller
 from gateway.api.documenting import problems
+from gateway.api.parsing import Blueprint
 from gateway.logs import add_log_fields
 from gateway.problems import problem
 from gateway.services import find
@@ -152,8 +152,10 @@ def _import_rows() -> list[Any]:
 def _json(data: bytes, where: str) -> Any:
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        # The position, never the text: it is student data.
+    except (ValueError, RecursionError) as exc:
+        # ValueError: undecodable text, invalid JSON, an integer longer than Python converts;
+        # RecursionError: nesting deeper than the parser goes. The position, never the
+        # text: it is student data.
         at = f" (line {exc.lineno}, column {exc.colno})" if isinstance(
             exc, json.JSONDecodeError) and where == "the body" else ""
         raise UnreadableImport(400, f"{where[0].upper()}{where[1:]} is not JSON{at}.") from None
@@ -275,9 +277,8 @@ def unknown_student(_exc: UnknownStudent):
 
 
 @blp.errorhandler(RelationshipConflict)
-def relationship_conflict(_exc: RelationshipConflict):
-    return problem(409, "Conflict", "That subject is registered with the gateway, but not as "
-                   "a parent; ask the custodian of records.", kind="relationship-conflict")
+def relationship_conflict(exc: RelationshipConflict):
+    return problem(409, "Conflict", str(exc), kind="relationship-conflict")
 
 
 @blp.errorhandler(IntegrityError)

@@ -212,7 +212,8 @@ class EnrolmentService:
                     display_name=write.parent_display_name,
                     category=RequesterCategory.PARENT))
             elif parent.category is not RequesterCategory.PARENT:
-                raise RelationshipConflict("that subject is registered, but not as a parent")
+                raise RelationshipConflict("That subject is registered with the gateway, but not "
+                                           "as a parent; ask the custodian of records.")
             guardianship = uow.guardianships.find(parent.id, student.id)
             created = guardianship is None
             if guardianship is None:
@@ -249,14 +250,14 @@ class EnrolmentService:
             if login is None:
                 other = uow.requesters.of_student(student.id)
                 if other is not None:
-                    raise RelationshipConflict("the student has another login")
+                    raise RelationshipConflict("The student has another login already.")
                 login = uow.requesters.add(models.Requester(
                     issuer=writer.caller.issuer, subject=subject, display_name=display_name,
                     category=RequesterCategory.STUDENT, student_id=student.id))
             elif login.category is not RequesterCategory.STUDENT or login.student_id not in (
                     None, student.id):
-                raise RelationshipConflict("that subject is registered, but not as this "
-                                           "student")
+                raise RelationshipConflict("That subject is registered with the gateway, but "
+                                           "not as this student.")
             else:
                 login.student_id, login.display_name = student.id, display_name
             _commit(uow)

@@ -9,7 +9,7 @@ text): a misspelt column must not be dropped silently.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from gateway.policy.facts import StudentStatus
@@ -32,6 +32,9 @@ def _text(value: Any) -> str:
     # lone surrogate cannot be encoded for either database.
     if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise _Bad("no control characters")
+    # What a byte that is not UTF-8 becomes in a URL path: every such id would be one.
+    if "\ufffd" in value:
+        raise _Bad("valid UTF-8 text is required")
     return value.strip()
 
 
@@ -46,6 +49,17 @@ def _date(value: Any) -> date | None:
         except ValueError:
             pass
     raise _Bad("a date (YYYY-MM-DD) is required")
+
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def _birth_date(value: Any) -> date | None:
+    born = _date(value)
+    # A day of margin: the district's today may be ahead of this server's.
+    if born is not None and not EARLIEST_BIRTH_DATE <= born <= date.today() + timedelta(days=1):
+        raise _Bad("a birth date between 1900-01-01 and today is required")
+    return born
 
 
 def _grade(value: Any) -> int | None:
@@ -80,7 +94,7 @@ def _status(value: Any) -> StudentStatus:
 
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "sis_id": _text,
-    "birth_date": _date,
+    "birth_date": _birth_date,
     "grade_completed": _grade,
     "status": _status,
     "attends_postsecondary": _flag,

@@ -184,6 +184,36 @@ def test_text_no_database_can_hold_is_a_field_error_not_a_server_error(sis, teac
                                       422)["errors"]["json"]
 
 
+def test_a_path_byte_that_is_not_utf8_is_422_not_a_student(sis, unit_of_work) -> None:
+    # The server decodes %ff as U+FFFD: every such id would collapse into one student.
+    response = sis.client.put("/v1/students/%ff", json=MAYA, headers=sis.headers)
+
+    assert is_problem(response, 422)["errors"] == {
+        "path": {"sis_id": ["valid UTF-8 text is required"]}}
+    assert students_in_store(unit_of_work, "\ufffd") == []
+
+
+@pytest.mark.parametrize("birth_date", ["2999-01-01", "1899-12-31"])
+def test_a_birth_date_no_student_can_have_is_422(sis, birth_date: str) -> None:
+    errors = is_problem(sis.enrols("SIS-2004", birth_date=birth_date), 422)["errors"]
+
+    assert errors == {"json": {"birth_date": [
+        "a birth date between 1900-01-01 and today is required"]}}
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, "1" * 5000,
+                                  '{"birth_date": "2014-01-21", "grade_completed": '
+                                  + "9" * 5000 + "}"])
+@pytest.mark.parametrize("path", ["/v1/students/SIS-2005", "/v1/imports/students",
+                                  "/v1/decisions"])
+def test_json_python_cannot_read_safely_is_a_400(sis, path: str, body: str) -> None:
+    # Nesting past the recursion limit, an integer past the 4,300 digits Python converts.
+    method = sis.client.put if path.startswith("/v1/students/") else sis.client.post
+    response = method(path, data=body, content_type="application/json", headers=sis.headers)
+
+    assert is_problem(response, 400)["title"] == "Bad Request"
+
+
 # --- imports ----------------------------------------------------------------------------
 
 
@@ -522,11 +552,16 @@ def test_only_the_custodian_ties_a_students_login_and_only_to_one_student(
 
     is_problem(client.put("/v1/students/SIS-2102/login", json=login, headers=sis.headers),
                403, "custodian-only")
+    assert is_problem(client.put("/v1/students/SIS-2102/login", json={
+        **login, "subject": "student-login\n"}, headers=custodian.headers), 422)["errors"] == {
+        "json": {"subject": ["one line of text is required"]}}
     assert client.put("/v1/students/SIS-2102/login", json=login,
                       headers=custodian.headers).status_code == 201
-    is_problem(client.put("/v1/students/SIS-2103/login", json=login,
-                          headers=custodian.headers), 409)
-    is_problem(client.put("/v1/students/SIS-2102/login", json={
-        "subject": "another-login", "display_name": "Sam"}, headers=custodian.headers), 409)
+    assert is_problem(client.put("/v1/students/SIS-2103/login", json=login,
+                                 headers=custodian.headers), 409)["detail"] == (
+        "That subject is registered with the gateway, but not as this student.")
+    assert is_problem(client.put("/v1/students/SIS-2102/login", json={
+        "subject": "another-login", "display_name": "Sam"}, headers=custodian.headers),
+        409)["detail"] == "The student has another login already."
     is_problem(client.put("/v1/students/SIS-9999/login", json=login,
                           headers=custodian.headers), 404)
