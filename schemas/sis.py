@@ -6,9 +6,10 @@ import base64
 import binascii
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.policy.facts import ParentType, RecordType, StudentStatus
+from gateway.store.models import JudicialOrderKind
 from schemas.problem import ProblemSchema
 from schemas.records import DecisionSchema
 
@@ -208,3 +209,58 @@ class RecordDirectorySchema(Schema):
 
 class RecordAddedSchema(RecordMetadataSchema):
     decision = fields.Nested(DecisionSchema, required=True)
+
+
+# --- court orders and subpoenas (AR 5125(e) item 8; Ed Code 49077) --------------------
+
+
+class JudicialOrderWriteSchema(Schema):
+    kind = fields.Enum(JudicialOrderKind, by_value=True, required=True,
+                       metadata={"description": "A court order or a lawfully issued subpoena"})
+    recipient_subject = fields.String(
+        required=True, validate=[validate.Length(min=1, max=255), one_line],
+        metadata={"description": "The party the order authorizes, as registered with the "
+                  "gateway (its subject or client id at the district's provider)"})
+    reference = fields.String(required=True,
+                              validate=[validate.Length(min=1, max=200), plain_text],
+                              metadata={"description": "The court and case number"})
+    served_on = fields.Date(required=True)
+    records = fields.List(fields.Enum(RecordType, by_value=True), load_default=None,
+                          allow_none=True, validate=validate.Length(min=1), metadata={
+                              "description": "The records it names; null: every record"})
+    court_instructs_no_notice = fields.Boolean(load_default=False, metadata={
+        "description": "The court instructs the district not to notify the parent"})
+    parent_notified_on = fields.Date(load_default=None, allow_none=True, metadata={
+        "description": "The day the parent or adult student was told (Ed Code 49077: at "
+                       "least three days before a disclosure)"})
+
+
+class JudicialOrderUpdateSchema(Schema):
+    parent_notified_on = fields.Date(metadata={
+        "description": "The day the parent or adult student was told"})
+    withdrawn_on = fields.Date(metadata={
+        "description": "Quashed or withdrawn: not in force from that day"})
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("give parent_notified_on, withdrawn_on or both")
+
+
+class JudicialOrderSchema(Schema):
+    id = fields.UUID(required=True)
+    sis_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    recipient_subject = fields.String(required=True)
+    reference = fields.String(required=True)
+    served_on = fields.Date(required=True)
+    records = fields.List(fields.String(), required=True, allow_none=True)
+    court_instructs_no_notice = fields.Boolean(required=True)
+    parent_notified_on = fields.Date(required=True, allow_none=True)
+    withdrawn_on = fields.Date(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class JudicialOrderListSchema(Schema):
+    sis_id = fields.String(required=True)
+    judicial_orders = fields.List(fields.Nested(JudicialOrderSchema), required=True)

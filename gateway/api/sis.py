@@ -8,6 +8,7 @@ of work: an error leaves nothing behind.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from flask import g, request, url_for
@@ -26,11 +27,16 @@ from gateway.services.enrolment import (
     GuardianSaved,
     GuardianWrite,
     InvalidStudent,
+    JudicialOrderOnFile,
+    JudicialOrderRefused,
+    JudicialOrderWrite,
     NewRecord,
     NotARecordKeeper,
     NothingWritten,
     RelationshipConflict,
     TooManyRows,
+    UnknownJudicialOrder,
+    UnknownRecipient,
     UnknownStudent,
     Writer,
 )
@@ -42,6 +48,10 @@ from schemas.sis import (
     ImportProblemSchema,
     ImportResultSchema,
     ImportRowSchema,
+    JudicialOrderListSchema,
+    JudicialOrderSchema,
+    JudicialOrderUpdateSchema,
+    JudicialOrderWriteSchema,
     NewRecordSchema,
     RecordAddedSchema,
     RecordDirectorySchema,
@@ -234,6 +244,60 @@ class StudentRecords(MethodView):
                 {"Location": location})
 
 
+@blp.route("/students/<string:sis_id>/judicial-orders")
+class JudicialOrders(MethodView):
+    @blp.doc(**_SECURED)
+    @blp.response(200, JudicialOrderListSchema, description="Oldest first")
+    @_errors(401, 403, 404, 503)
+    def get(self, sis_id: str):
+        """The court orders and subpoenas served for the student's records (custodian of
+        records only)."""
+        orders = find().enrolment.judicial_orders(_writer(), sis_id)
+        return {"sis_id": sis_id, "judicial_orders": [_judicial_order(o) for o in orders]}
+
+    @blp.doc(**_SECURED)
+    @blp.arguments(JudicialOrderWriteSchema)
+    @blp.response(201, JudicialOrderSchema, description="Kept: the party it names may read "
+                  "the records it covers through the engine")
+    @_errors(401, 403, 404, 503)
+    def post(self, args: dict[str, Any], sis_id: str):
+        """Enter a court order or subpoena served for the student's records (custodian of
+        records only; AR 5125(e) item 8, Ed Code 49077)."""
+        records = args.pop("records")
+        entered = find().enrolment.enter_judicial_order(_writer(), JudicialOrderWrite(
+            sis_id=sis_id, records=frozenset(records) if records is not None else None,
+            **args))
+        return _judicial_order(entered), 201
+
+
+@blp.route("/judicial-orders/<uuid:order_id>")
+class JudicialOrderById(MethodView):
+    @blp.doc(**_SECURED)
+    @blp.arguments(JudicialOrderUpdateSchema)
+    @blp.response(200, JudicialOrderSchema, description="Updated")
+    @problems(blp, {404: "No court order or subpoena with that id"})
+    @_errors(401, 403, 503)
+    def patch(self, args: dict[str, Any], order_id: uuid.UUID):
+        """Record the day the parent was notified, or the day the order was quashed or
+        withdrawn (custodian of records only)."""
+        return _judicial_order(find().enrolment.update_judicial_order(_writer(), order_id,
+                                                                      **args))
+
+
+def _judicial_order(on_file: JudicialOrderOnFile) -> dict[str, Any]:
+    order = on_file.order
+    return {
+        "id": order.id, "sis_id": on_file.sis_id, "kind": order.kind.value,
+        "recipient_subject": on_file.recipient_subject, "reference": order.reference,
+        "served_on": order.served_on,
+        "records": sorted(r.value for r in order.records) if order.records is not None
+        else None,
+        "court_instructs_no_notice": order.court_instructs_no_notice,
+        "parent_notified_on": order.parent_notified_on, "withdrawn_on": order.withdrawn_on,
+        "created_at": order.created_at,
+    }
+
+
 def _metadata(record: Any) -> dict[str, Any]:
     return {
         "id": record.id, "record_type": record.record_type.value,
@@ -257,9 +321,8 @@ def not_a_record_keeper(_exc: NotARecordKeeper):
 
 
 @blp.errorhandler(CustodianOnly)
-def custodian_only(_exc: CustodianOnly):
-    return problem(403, "Custodian of records only", "Only the custodian of records verifies "
-                   "a parent's relationship to a student (AR 5125(i); 5 CCR 433).",
+def custodian_only(exc: CustodianOnly):
+    return problem(403, "Custodian of records only", f"{_sentence(exc)} (5 CCR 433).",
                    kind="custodian-only")
 
 
@@ -269,6 +332,28 @@ def addition_refused(exc: AdditionRefused):
     add_log_fields(decision=d.outcome.value, clause=d.clause)
     return problem(403, "Refused under AR 5125", d.reason, kind="access-refused",
                    decision=d.as_dict())
+
+
+@blp.errorhandler(UnknownRecipient)
+def unknown_recipient(exc: UnknownRecipient):
+    return problem(422, "Unprocessable Entity", "The order is refused; see errors.",
+                   errors={"json": {"recipient_subject": [str(exc)]}})
+
+
+@blp.errorhandler(JudicialOrderRefused)
+def judicial_order_refused(exc: JudicialOrderRefused):
+    return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.",
+                   kind="judicial-order-refused")
+
+
+@blp.errorhandler(UnknownJudicialOrder)
+def unknown_judicial_order(_exc: UnknownJudicialOrder):
+    return problem(404, "Not Found", "No court order or subpoena with that id.")
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc)
+    return text[:1].upper() + text[1:]
 
 
 @blp.errorhandler(UnknownStudent)

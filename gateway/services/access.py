@@ -172,6 +172,7 @@ class RecordAccessService(DistrictService):
                 written_agreement=found.written_agreement,
                 written_certification=found.written_certification,
                 emergency_threat=request.emergency_threat,
+                **models.judicial_evidence(found.judicial_orders, record.record_type, today),
             ),
         )
         return requester, student, record, question
@@ -228,7 +229,8 @@ def engine_requester(requester: models.Requester, guardianship: models.Guardians
 def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
                      record_type: RecordType, now: datetime, today: date, *,
                      emergency_threat: str = "") -> Evidence:
-    """What the district holds for this requester and student: papers, consents."""
+    """What the district holds for this requester and student: papers, consents, court
+    orders and subpoenas."""
     kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
     # A consent that covers the record is the one to weigh; failing that, show the engine
     # the first on file so that its refusal can say what is wrong with it.
@@ -240,4 +242,6 @@ def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.
         written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
         written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
         emergency_threat=emergency_threat,
+        **models.judicial_evidence(uow.judicial_orders.of_student(student_id, requester_id),
+                                   record_type, today),
     )

@@ -11,17 +11,16 @@ Each action is one unit of work: it is written whole, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from audit.events import EntryError, EventType, RecordRef
 from gateway.policy.decision import Decision, Outcome
-from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import (
     AccessQuestion,
     Action,
@@ -32,10 +31,10 @@ from gateway.policy.facts import (
     RequesterCategory,
 )
 from gateway.services.access import Caller, log_requester, registered_requester
-from gateway.services.base import Refused
+from gateway.services.base import DistrictService, Refused
 from gateway.store import models
 from gateway.store.crypto import CryptoError
-from gateway.store.errors import ImportRejected
+from gateway.store.errors import ImportRejected, NotFound
 from gateway.store.uow import UnitOfWork
 
 WRITE_SCOPE = "records:write"
@@ -60,6 +59,18 @@ class CustodianOnly(EnrolmentError):
 
 class RelationshipConflict(EnrolmentError):
     """The parent's subject is registered with the gateway under another category."""
+
+
+class UnknownRecipient(EnrolmentError):
+    """The party a court order or subpoena names is not registered with the gateway."""
+
+
+class UnknownJudicialOrder(EnrolmentError):
+    """No court order or subpoena with that id."""
+
+
+class JudicialOrderRefused(EnrolmentError):
+    """A court order or subpoena as entered cannot be true (e.g. served in the future)."""
 
 
 class AdditionRefused(Refused, EnrolmentError):
@@ -124,6 +135,27 @@ class GuardianSaved:
 
 
 @dataclass(frozen=True, slots=True)
+class JudicialOrderWrite:
+    """A court order or subpoena as the custodian enters it from the paper served."""
+
+    sis_id: str
+    kind: models.JudicialOrderKind
+    recipient_subject: str  # the authorized party's subject at the district's provider
+    reference: str
+    served_on: date
+    records: frozenset[RecordType] | None = None  # none: every record
+    court_instructs_no_notice: bool = False
+    parent_notified_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JudicialOrderOnFile:
+    order: models.JudicialOrder
+    sis_id: str
+    recipient_subject: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewRecord:
     sis_id: str
     record_type: RecordType
@@ -144,14 +176,7 @@ class RecordAdded:
     decision: Decision
 
 
-class EnrolmentService:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], policy: PolicyEngine,
-                 clock: Callable[[], datetime], zone: ZoneInfo) -> None:
-        self._uow = unit_of_work
-        self._policy = policy
-        self._clock = clock
-        self._zone = zone
-
+class EnrolmentService(DistrictService):
     # -- students ---------------------------------------------------------------
 
     def put_student(self, writer: Writer, sis_id: str,
@@ -203,7 +228,8 @@ class EnrolmentService:
             keeper = record_keeper(uow, writer)
             is_custodian = keeper.category is RequesterCategory.CUSTODIAN
             if write.verified and not is_custodian:
-                raise CustodianOnly("only the custodian of records verifies a relationship")
+                raise CustodianOnly("only the custodian of records verifies a parent's "
+                                    "relationship to a student")
             student = _student(uow, write.sis_id)
             parent = uow.requesters.by_subject(writer.caller.issuer, write.parent_subject)
             if parent is None:
@@ -241,9 +267,7 @@ class EnrolmentService:
         exercises the rights that passed to them (34 CFR 99.5), and a student of 16
         reads the access log (Ed Code 49064); the engine decides each use."""
         with self._uow() as uow:
-            keeper = record_keeper(uow, writer)
-            if keeper.category is not RequesterCategory.CUSTODIAN:
-                raise CustodianOnly("only the custodian of records ties a student's login")
+            _custodian(uow, writer, "ties a student's login")
             student = _student(uow, sis_id)
             login = uow.requesters.by_subject(writer.caller.issuer, subject)
             created = login is None
@@ -263,6 +287,64 @@ class EnrolmentService:
             _commit(uow)
         return login, created
 
+    # -- court orders and subpoenas (AR 5125(e) item 8; Ed Code 49077) ----------------
+
+    def enter_judicial_order(self, writer: Writer,
+                             write: JudicialOrderWrite) -> JudicialOrderOnFile:
+        """Keep a court order or subpoena served for the student's records (custodian
+        only: someone reads the paper). The party it names then reads the records it
+        covers through the engine: once the parent or adult student has had three days'
+        notice, or at once if the court says not to notify."""
+        today = self._today()
+        with self._uow() as uow:
+            custodian = _custodian(uow, writer, "enters a court order or subpoena")
+            student = _student(uow, write.sis_id)
+            recipient = uow.requesters.by_subject(writer.caller.issuer,
+                                                  write.recipient_subject)
+            if recipient is None or not recipient.active:
+                raise UnknownRecipient("the party the order names is not registered with "
+                                       "the gateway; register it first")
+            _not_after(today, served_on=write.served_on,
+                       parent_notified_on=write.parent_notified_on)
+            order = uow.judicial_orders.add(models.JudicialOrder(
+                student_id=student.id, recipient_id=recipient.id, kind=write.kind,
+                reference=write.reference, served_on=write.served_on, records=write.records,
+                court_instructs_no_notice=write.court_instructs_no_notice,
+                parent_notified_on=write.parent_notified_on, entered_by_id=custodian.id))
+            _commit(uow)
+        return JudicialOrderOnFile(order, student.sis_id, recipient.subject)
+
+    def update_judicial_order(self, writer: Writer, order_id: uuid.UUID, *,
+                              parent_notified_on: date | None = None,
+                              withdrawn_on: date | None = None) -> JudicialOrderOnFile:
+        """Record the day the parent was notified, or the day the order was quashed or
+        withdrawn (from which it is no longer in force). A day once recorded is not unset."""
+        today = self._today()
+        with self._uow() as uow:
+            _custodian(uow, writer, "updates a court order or subpoena")
+            try:
+                order = uow.judicial_orders.get(order_id)
+            except NotFound:
+                raise UnknownJudicialOrder("no court order or subpoena with that id") from None
+            _not_after(today, parent_notified_on=parent_notified_on, withdrawn_on=withdrawn_on)
+            if withdrawn_on is not None and withdrawn_on < order.served_on:
+                raise JudicialOrderRefused("an order is not withdrawn before it was served")
+            if parent_notified_on is not None:
+                order.parent_notified_on = parent_notified_on
+            if withdrawn_on is not None:
+                order.withdrawn_on = withdrawn_on
+            on_file = _on_file(uow, order)
+            _commit(uow)
+        return on_file
+
+    def judicial_orders(self, writer: Writer, sis_id: str) -> list[JudicialOrderOnFile]:
+        """The student's court orders and subpoenas, oldest first."""
+        with self._uow() as uow:
+            uow.read_snapshot()
+            _custodian(uow, writer, "reads the court orders and subpoenas")
+            student = _student(uow, sis_id)
+            return [_on_file(uow, order) for order in uow.judicial_orders.of_student(student.id)]
+
     # -- records -------------------------------------------------------------------
 
     def record_directory(self, writer: Writer, sis_id: str) -> list[models.StudentRecord]:
@@ -280,7 +362,7 @@ class EnrolmentService:
         anecdotal information or an assessment report not dated and signed (5 CCR 431).
         """
         now = self._clock()
-        today = now.astimezone(self._zone).date()
+        today = self._today(now)
         with self._uow() as uow:
             keeper = record_keeper(uow, writer)
             student = _student(uow, new.sis_id)
@@ -317,6 +399,24 @@ def record_keeper(uow: UnitOfWork, writer: Writer) -> models.Requester:
         return requester
     raise NotARecordKeeper("only the custodian of records and the district's SIS "
                            "integrations write students' records")
+
+
+def _custodian(uow: UnitOfWork, writer: Writer, does: str) -> models.Requester:
+    keeper = record_keeper(uow, writer)
+    if keeper.category is not RequesterCategory.CUSTODIAN:
+        raise CustodianOnly(f"only the custodian of records {does}")
+    return keeper
+
+
+def _on_file(uow: UnitOfWork, order: models.JudicialOrder) -> JudicialOrderOnFile:
+    return JudicialOrderOnFile(order, uow.students.get(order.student_id).sis_id,
+                               uow.requesters.get(order.recipient_id).subject)
+
+
+def _not_after(today: date, **days: date | None) -> None:
+    for name, day in days.items():
+        if day is not None and day > today:
+            raise JudicialOrderRefused(f"{name.replace('_', ' ')} is a day still to come")
 
 
 def _student(uow: UnitOfWork, sis_id: str) -> models.Student:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
@@ -41,6 +42,13 @@ class AgreementKind(enum.StrEnum):
 
     WRITTEN_AGREEMENT = "written_agreement"  # e.g. research organizations, contractors
     WRITTEN_CERTIFICATION = "written_certification"  # e.g. county placing agencies
+
+
+class JudicialOrderKind(enum.StrEnum):
+    """What the district was served with for a student's records (Ed Code 49077)."""
+
+    COURT_ORDER = "court_order"
+    SUBPOENA = "subpoena"  # lawfully issued
 
 
 # --- Column types -----------------------------------------------------------------
@@ -111,6 +119,7 @@ ENUM_COLUMNS: dict[type[enum.Enum], str] = {
     StudentStatus: "student_status",
     ConsentGiver: "consent_giver",
     AgreementKind: "agreement_kind",
+    JudicialOrderKind: "judicial_order_kind",
 }
 
 # Shared column declarations.
@@ -332,6 +341,57 @@ class Consent(Base):
         return facts.Consent(signed=self.signed, dated=self.dated, by=self.giver_role,
                              records=self.records, purpose=self.purpose,
                              recipient=self.recipient)
+
+
+class JudicialOrder(Base):
+    """A court order or lawfully issued subpoena for a student's records and the party it
+    authorizes to receive them (AR 5125(e) item 8; Ed Code 49077; 5 CCR 435), as the
+    custodian of records entered it, with the notice the parent or adult student was
+    given (at least three days before a disclosure, unless the court instructs otherwise).
+    """
+
+    __tablename__ = "judicial_orders"
+    __table_args__ = (
+        sa.CheckConstraint("withdrawn_on IS NULL OR withdrawn_on >= served_on",
+                           name="withdrawn_after_served"),
+    )
+
+    id: Mapped[uuid_pk]
+    student_id: Mapped[uuid.UUID] = _fk("students.id")
+    recipient_id: Mapped[uuid.UUID] = _fk("requesters.id")
+    kind: Mapped[JudicialOrderKind]
+    reference: Mapped[short_text]  # the court and case number, as on the paper
+    served_on: Mapped[date]
+    records: Mapped[frozenset[RecordType] | None]  # none: every record
+    court_instructs_no_notice: Mapped[flag]
+    parent_notified_on: Mapped[date | None]
+    withdrawn_on: Mapped[date | None]  # quashed or withdrawn: not in force from that day
+    entered_by_id: Mapped[uuid.UUID] = _fk("requesters.id", index=False)
+    created_at: Mapped[created_at]
+
+    def in_force_for(self, record_type: RecordType, day: date) -> bool:
+        return (self.served_on <= day and (self.withdrawn_on is None or day < self.withdrawn_on)
+                and (self.records is None or record_type in self.records))
+
+    def evidence(self) -> dict[str, Any]:
+        """The engine's evidence this order is (facts.Evidence's fields)."""
+        return {"court_order": self.kind is JudicialOrderKind.COURT_ORDER,
+                "subpoena": self.kind is JudicialOrderKind.SUBPOENA,
+                "court_instructs_no_notice": self.court_instructs_no_notice,
+                "parent_notified_on": self.parent_notified_on}
+
+
+def judicial_evidence(orders: Iterable[JudicialOrder], record_type: RecordType,
+                      day: date) -> dict[str, Any]:
+    """The evidence of the order in force for the record that asks least of the district
+    (no notice needed, else the earliest notice), or none."""
+    in_force = [o for o in orders if o.in_force_for(record_type, day)]
+    if not in_force:
+        return {}
+    best = min(in_force, key=lambda o: (not o.court_instructs_no_notice,
+                                        o.parent_notified_on is None,
+                                        o.parent_notified_on or day, o.created_at))
+    return best.evidence()
 
 
 # --- Records ----------------------------------------------------------------------

@@ -33,6 +33,7 @@ from gateway.store.models import (
     Base,
     Consent,
     Guardianship,
+    JudicialOrder,
     ObligationTask,
     Requester,
     Student,
@@ -257,6 +258,23 @@ class AgreementRepository(_Repository):
                                                        Agreement.id)))
 
 
+class JudicialOrderRepository(_Repository):
+    def add(self, order: JudicialOrder) -> JudicialOrder:
+        return self._add(order)
+
+    def get(self, order_id: uuid.UUID) -> JudicialOrder:
+        return self._get(JudicialOrder, order_id)
+
+    def of_student(self, student_id: uuid.UUID,
+                   recipient_id: uuid.UUID | None = None) -> list[JudicialOrder]:
+        """The student's orders (naming ``recipient_id``, if given), oldest first."""
+        stmt = select(JudicialOrder).where(JudicialOrder.student_id == student_id)
+        if recipient_id is not None:
+            stmt = stmt.where(JudicialOrder.recipient_id == recipient_id)
+        return list(self.session.scalars(stmt.order_by(JudicialOrder.served_on,
+                                                       JudicialOrder.created_at)))
+
+
 # Built once (every audited read asks it): no statement building or cache key per call.
 _CONSENTS_FOR_RECIPIENT = select(Consent).where(
     Consent.student_id == bindparam("student_id", type_=Consent.student_id.type),
@@ -331,6 +349,7 @@ class ReadFacts:
     written_agreement: bool  # in force on the day asked about
     written_certification: bool
     consents: tuple[Consent, ...]  # ConsentRepository.for_recipient's, in its order
+    judicial_orders: tuple[JudicialOrder, ...]  # about the student, naming the requester
 
 
 def _agreement_in_force(kind: AgreementKind) -> Any:
@@ -344,11 +363,12 @@ def _agreement_in_force(kind: AgreementKind) -> Any:
 
 # Built once and reused: a read then costs SQLAlchemy no statement building and no cache
 # key, which were most of the time the six separate queries it replaces took. One row
-# per unrevoked consent naming the requester (at least one row: outer joins).
+# per unrevoked consent and judicial order naming the requester (at least one row: outer
+# joins; both are rare, so their product stays small).
 _READ_FACTS = (
     select(Requester, Student, StudentRecord, Guardianship,
            _agreement_in_force(AgreementKind.WRITTEN_AGREEMENT),
-           _agreement_in_force(AgreementKind.WRITTEN_CERTIFICATION), Consent)
+           _agreement_in_force(AgreementKind.WRITTEN_CERTIFICATION), Consent, JudicialOrder)
     .select_from(Requester)
     .outerjoin(Student, Student.sis_id == bindparam("sis_id", type_=Student.sis_id.type))
     .outerjoin(StudentRecord, and_(
@@ -360,9 +380,11 @@ _READ_FACTS = (
         Consent.student_id == Student.id, Consent.recipient_id == Requester.id,
         or_(Consent.revoked_at.is_(None),
             Consent.revoked_at > bindparam("at", type_=Consent.revoked_at.type))))
+    .outerjoin(JudicialOrder, and_(JudicialOrder.student_id == Student.id,
+                                   JudicialOrder.recipient_id == Requester.id))
     .where(Requester.issuer == bindparam("issuer", type_=Requester.issuer.type),
            Requester.subject == bindparam("subject", type_=Requester.subject.type))
-    .order_by(Consent.created_at, Consent.id)
+    .order_by(Consent.created_at, Consent.id, JudicialOrder.created_at, JudicialOrder.id)
 )
 
 
@@ -382,11 +404,17 @@ class ReadFactsRepository(_Repository):
             "today": today, "at": at}).all()
         if not rows:
             return None
-        requester, student, record, guardianship, agreement, certification, _ = rows[0]
+        requester, student, record, guardianship, agreement, certification = rows[0][:6]
         return ReadFacts(requester=requester, student=student, record=record,
                          guardianship=guardianship, written_agreement=bool(agreement),
                          written_certification=bool(certification),
-                         consents=tuple(row[6] for row in rows if row[6] is not None))
+                         consents=_distinct(row[6] for row in rows),
+                         judicial_orders=_distinct(row[7] for row in rows))
+
+
+def _distinct(rows: Iterable[M | None]) -> tuple[M, ...]:
+    """Each row once, in order of first appearance (the joins repeat them)."""
+    return tuple(dict.fromkeys(row for row in rows if row is not None))
 
 
 # --- Records --------------------------------------------------------------------------

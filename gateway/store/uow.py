@@ -21,6 +21,7 @@ from gateway.store.repositories import (
     AgreementRepository,
     ConsentRepository,
     GuardianshipRepository,
+    JudicialOrderRepository,
     ObligationRepository,
     ReadFactsRepository,
     RecordRepository,
@@ -38,6 +39,7 @@ class UnitOfWork:
     guardianships: GuardianshipRepository
     agreements: AgreementRepository
     consents: ConsentRepository
+    judicial_orders: JudicialOrderRepository  # court orders and subpoenas (Ed Code 49077)
     records: RecordRepository
     obligations: ObligationRepository
     read_facts: ReadFactsRepository  # an audited read's facts in one query
@@ -70,6 +72,7 @@ class UnitOfWork:
         self.guardianships = GuardianshipRepository(session)
         self.agreements = AgreementRepository(session)
         self.consents = ConsentRepository(session)
+        self.judicial_orders = JudicialOrderRepository(session)
         self.records = RecordRepository(session, self._keys)
         self.obligations = ObligationRepository(session)
         self.read_facts = ReadFactsRepository(session)

@@ -565,3 +565,93 @@ def test_only_the_custodian_ties_a_students_login_and_only_to_one_student(
         409)["detail"] == "The student has another login already."
     is_problem(client.put("/v1/students/SIS-9999/login", json=login,
                           headers=custodian.headers), 404)
+
+
+# --- court orders and subpoenas (AR 5125(e) item 8; Ed Code 49077) ----------------------
+
+ATTORNEY = client_id_for(Cat.THIRD_PARTY)  # a law office the district registered
+
+
+@pytest.fixture
+def attorney(client, register, token_for) -> Requester:
+    register(ATTORNEY, Cat.THIRD_PARTY)
+    return Requester(client, token_for(Cat.THIRD_PARTY))
+
+
+def enters_order(custodian: Requester, sis_id: str, **fields: Any):
+    body = {"kind": "subpoena", "recipient_subject": ATTORNEY,
+            "reference": "Shasta County Superior Court, case 26-CV-0142",
+            "served_on": "2026-02-26", "records": ["courses_and_marks"], **fields}
+    return custodian.client.post(f"/v1/students/{sis_id}/judicial-orders", json=body,
+                                 headers=custodian.headers)
+
+
+def test_a_subpoenaed_record_is_disclosed_three_days_after_the_parent_is_told(
+        sis, custodian, attorney, unit_of_work) -> None:
+    sis.enrols("SIS-2201", **MAYA)
+    record_id = sis.adds_record("SIS-2201").get_json()["id"]
+    assert attorney.reads("SIS-2201", record_id, purpose="litigation").status_code == 403
+
+    entered = enters_order(custodian, "SIS-2201")
+    assert entered.status_code == 201, entered.get_json()
+    order = entered.get_json()
+    waiting = attorney.reads("SIS-2201", record_id, purpose="litigation")
+
+    assert waiting.status_code == 202, waiting.get_json()
+    assert waiting.get_json()["decision"]["requires"] == ["parent_notice_3_days"]
+    assert waiting.get_json()["duties"] == ["notify_parent_3_days_before_disclosure"]
+    told = custodian.client.patch(f"/v1/judicial-orders/{order['id']}",
+                                  json={"parent_notified_on": "2026-02-27"},
+                                  headers=custodian.headers)
+    assert told.get_json()["parent_notified_on"] == "2026-02-27"
+    read = attorney.reads("SIS-2201", record_id, purpose="litigation")
+    assert read.status_code == 200, read.get_json()
+    assert json.loads(base64.b64decode(read.get_json()["content_base64"])) == TRANSCRIPT
+    with unit_of_work() as uow:
+        student_id = uow.students.by_sis_id("SIS-2201").id
+        logged = uow.access_log.search(student_id=student_id, event=EventType.DISCLOSURE)
+    assert [e.clause for e in logged] == ["court_order_or_subpoena"]
+
+
+def test_what_a_court_order_does_not_reach_stays_refused(sis, custodian, attorney) -> None:
+    sis.enrols("SIS-2202", **MAYA)
+    record_id = sis.adds_record("SIS-2202").get_json()["id"]
+
+    enters_order(custodian, "SIS-2202", kind="court_order", records=["health"],
+                 court_instructs_no_notice=True)
+    assert attorney.reads("SIS-2202", record_id, purpose="litigation").status_code == 403
+    order = enters_order(custodian, "SIS-2202", kind="court_order", records=None,
+                         court_instructs_no_notice=True).get_json()
+    assert attorney.reads("SIS-2202", record_id, purpose="litigation").status_code == 200
+    custodian.client.patch(f"/v1/judicial-orders/{order['id']}",
+                           json={"withdrawn_on": "2026-03-01"}, headers=custodian.headers)
+
+    assert attorney.reads("SIS-2202", record_id, purpose="litigation").status_code == 403
+    listed = custodian.client.get("/v1/students/SIS-2202/judicial-orders",
+                                  headers=custodian.headers).get_json()["judicial_orders"]
+    assert [(o["records"], o["withdrawn_on"]) for o in listed] == [
+        (["health"], None), (None, "2026-03-01")]
+
+
+def test_only_the_custodian_enters_an_order_and_only_one_that_can_be_true(
+        sis, custodian, attorney) -> None:
+    sis.enrols("SIS-2203", **MAYA)
+
+    is_problem(enters_order(sis, "SIS-2203"), 403, "custodian-only")
+    assert is_problem(enters_order(custodian, "SIS-2203", recipient_subject="nobody"),
+                      422)["errors"] == {"json": {"recipient_subject": [
+                          "the party the order names is not registered with the gateway; "
+                          "register it first"]}}
+    is_problem(enters_order(custodian, "SIS-2203", served_on="2026-03-09"), 422,
+               "judicial-order-refused")
+    is_problem(enters_order(custodian, "SIS-9999"), 404)
+    order = enters_order(custodian, "SIS-2203").get_json()
+    patch = custodian.client.patch
+    is_problem(patch(f"/v1/judicial-orders/{order['id']}", json={},
+                     headers=custodian.headers), 422)
+    is_problem(patch(f"/v1/judicial-orders/{order['id']}", json={"withdrawn_on": "2026-02-01"},
+                     headers=custodian.headers), 422, "judicial-order-refused")
+    is_problem(patch(f"/v1/judicial-orders/{uuid.uuid4()}", json={"withdrawn_on": "2026-03-01"},
+                     headers=custodian.headers), 404)
+    is_problem(sis.client.get("/v1/students/SIS-2203/judicial-orders", headers=sis.headers),
+               403, "custodian-only")
