@@ -8,8 +8,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.policy.facts import ParentType, RecordType, StudentStatus
-from gateway.store.models import JudicialOrderKind
+from gateway.policy.facts import (
+    OrganizationType,
+    ParentType,
+    RecordType,
+    RequesterCategory,
+    StudentStatus,
+)
+from gateway.store.models import AgreementKind, JudicialOrderKind
 from schemas.problem import ProblemSchema
 from schemas.records import DecisionSchema
 
@@ -264,3 +270,54 @@ class JudicialOrderSchema(Schema):
 class JudicialOrderListSchema(Schema):
     sis_id = fields.String(required=True)
     judicial_orders = fields.List(fields.Nested(JudicialOrderSchema), required=True)
+
+
+# --- the register of requesters and their papers ------------------------------------
+
+
+class RequesterWriteSchema(Schema):
+    display_name = fields.String(required=True,
+                                 validate=[validate.Length(min=1, max=200), plain_text])
+    category = fields.Enum(RequesterCategory, by_value=True, required=True, metadata={
+        "description": "Its AR 5125 category (parents and students are registered with "
+                       "their student, through /guardians and /login)"})
+    organization_type = fields.Enum(OrganizationType, by_value=True, load_default=None,
+                                    allow_none=True)
+    volunteer = fields.Boolean(load_default=False, metadata={
+        "description": "A volunteer, not a contractor (no access as one)"})
+    active = fields.Boolean(load_default=True, metadata={
+        "description": "false: its reads are refused from now on; it stays in the log"})
+
+
+class AgreementWriteSchema(Schema):
+    kind = fields.Enum(AgreementKind, by_value=True, required=True)
+    purpose = fields.String(required=True,
+                            validate=[validate.Length(min=1, max=2000), plain_text])
+    signed_on = fields.Date(required=True)
+    effective_from = fields.Date(required=True)
+    expires_on = fields.Date(load_default=None, allow_none=True, metadata={
+        "description": "The last day in force; null: until withdrawn"})
+    reference = fields.String(required=True,
+                              validate=[validate.Length(min=1, max=200), plain_text],
+                              metadata={"description": "The district's reference for the "
+                                        "paper itself"})
+
+
+class AgreementSchema(Schema):
+    id = fields.UUID(required=True)
+    kind = fields.String(required=True)
+    purpose = fields.String(required=True)
+    signed_on = fields.Date(required=True)
+    effective_from = fields.Date(required=True)
+    expires_on = fields.Date(required=True, allow_none=True)
+    reference = fields.String(required=True)
+
+
+class RegisteredRequesterSchema(Schema):
+    subject = fields.String(required=True)
+    display_name = fields.String(required=True)
+    category = fields.String(required=True)
+    organization_type = fields.String(required=True, allow_none=True)
+    volunteer = fields.Boolean(required=True)
+    active = fields.Boolean(required=True)
+    agreements = fields.List(fields.Nested(AgreementSchema), required=True)

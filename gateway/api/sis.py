@@ -40,8 +40,16 @@ from gateway.services.enrolment import (
     UnknownStudent,
     Writer,
 )
+from gateway.services.registry import (
+    AgreementRefused,
+    AgreementWrite,
+    RegisteredRequester,
+    RequesterWrite,
+    UnknownRequester,
+)
 from gateway.store.errors import ImportRejected, RecordRefused
 from schemas.sis import (
+    AgreementWriteSchema,
     GuardianSchema,
     GuardianWriteSchema,
     ImportArgsSchema,
@@ -55,6 +63,8 @@ from schemas.sis import (
     NewRecordSchema,
     RecordAddedSchema,
     RecordDirectorySchema,
+    RegisteredRequesterSchema,
+    RequesterWriteSchema,
     StudentFieldsSchema,
     StudentLoginSchema,
     StudentSchema,
@@ -284,6 +294,56 @@ class JudicialOrderById(MethodView):
                                                                       **args))
 
 
+@blp.route("/requesters/<string:subject>")
+class RegisteredRequesters(MethodView):
+    @blp.doc(**_SECURED)
+    @blp.response(200, RegisteredRequesterSchema)
+    @problems(blp, {404: "No requester registered under that subject"})
+    @_errors(401, 403, 503)
+    def get(self, subject: str):
+        """A registered requester and its agreements (custodian of records only)."""
+        return _registered(find().registry.requester(_writer(), subject))
+
+    @blp.doc(**_SECURED)
+    @blp.arguments(RequesterWriteSchema)
+    @blp.response(201, RegisteredRequesterSchema, description="Registered")
+    @blp.alt_response(200, schema=RegisteredRequesterSchema, description="Updated")
+    @_errors(401, 403, 409, 503)
+    def put(self, args: dict[str, Any], subject: str):
+        """Register a subject (or client id) at the district's provider in its AR 5125
+        category, or update it (custodian of records only)."""
+        registered = find().registry.put_requester(_writer(), RequesterWrite(
+            subject=subject, **args))
+        return _registered(registered), 201 if registered.created else 200
+
+
+@blp.route("/requesters/<string:subject>/agreements")
+class RequesterAgreements(MethodView):
+    @blp.doc(**_SECURED)
+    @blp.arguments(AgreementWriteSchema)
+    @blp.response(201, RegisteredRequesterSchema, description="Kept")
+    @problems(blp, {404: "No requester registered under that subject"})
+    @_errors(401, 403, 503)
+    def post(self, args: dict[str, Any], subject: str):
+        """Keep a written agreement or certification the requester signed (custodian of
+        records only)."""
+        return _registered(find().registry.add_agreement(_writer(), AgreementWrite(
+            subject=subject, **args))), 201
+
+
+def _registered(registered: RegisteredRequester) -> dict[str, Any]:
+    r = registered.requester
+    return {
+        "subject": r.subject, "display_name": r.display_name, "category": r.category.value,
+        "organization_type": r.organization_type.value if r.organization_type else None,
+        "volunteer": r.volunteer, "active": r.active,
+        "agreements": [{"id": a.id, "kind": a.kind.value, "purpose": a.purpose,
+                        "signed_on": a.signed_on, "effective_from": a.effective_from,
+                        "expires_on": a.expires_on, "reference": a.reference}
+                       for a in registered.agreements],
+    }
+
+
 def _judicial_order(on_file: JudicialOrderOnFile) -> dict[str, Any]:
     order = on_file.order
     return {
@@ -344,6 +404,16 @@ def unknown_recipient(exc: UnknownRecipient):
 def judicial_order_refused(exc: JudicialOrderRefused):
     return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.",
                    kind="judicial-order-refused")
+
+
+@blp.errorhandler(UnknownRequester)
+def unknown_requester(_exc: UnknownRequester):
+    return problem(404, "Not Found", "No requester registered under that subject.")
+
+
+@blp.errorhandler(AgreementRefused)
+def agreement_refused(exc: AgreementRefused):
+    return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.", kind="agreement-refused")
 
 
 @blp.errorhandler(UnknownJudicialOrder)

@@ -29,6 +29,7 @@ from gateway.services.consents import ConsentService
 from gateway.services.enrolment import EnrolmentService
 from gateway.services.portal import PortalService
 from gateway.services.records_requests import RecordsRequestService
+from gateway.services.registry import RequesterRegistry
 from gateway.services.retention import RetentionService  # issue 5
 from gateway.services.retention_console import RetentionConsole
 from gateway.settings import Settings
@@ -106,6 +107,11 @@ class Services:
     @property
     def enrolment(self) -> EnrolmentService:
         return EnrolmentService(self.unit_of_work, self.policy, self.clock, self.settings.zone)
+
+    @property
+    def registry(self) -> RequesterRegistry:
+        return RequesterRegistry(self.unit_of_work, self.policy, self.clock,
+                                 self.settings.zone)
 
     # --- retention and destruction (gateway.services.retention, issue 5) ---
     @property

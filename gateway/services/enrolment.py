@@ -194,7 +194,7 @@ class EnrolmentService(DistrictService):
                 for error in exc.errors:
                     problems.setdefault(error.field, []).append(error.problem)
                 raise InvalidStudent(problems) from None
-            _commit(uow)
+            commit_write(uow)
             created = bool(report.created)
             student = uow.students.get((report.created or report.updated)[0])
         return StudentSaved(student=student, created=created)
@@ -209,7 +209,7 @@ class EnrolmentService(DistrictService):
             record_keeper(uow, writer)
             report = uow.students.upsert_many(rows)
             if not dry_run:
-                _commit(uow)
+                commit_write(uow)
         return ImportResult(created=len(report.created), updated=len(report.updated),
                             dry_run=dry_run)
 
@@ -257,7 +257,7 @@ class EnrolmentService(DistrictService):
                 guardianship.verified_by_id = guardianship.verified_at = None
             if created:
                 uow.guardianships.add(guardianship)
-            _commit(uow)
+            commit_write(uow)
         return GuardianSaved(guardianship=guardianship, parent=parent, created=created)
 
     def put_student_login(self, writer: Writer, sis_id: str, subject: str,
@@ -267,7 +267,7 @@ class EnrolmentService(DistrictService):
         exercises the rights that passed to them (34 CFR 99.5), and a student of 16
         reads the access log (Ed Code 49064); the engine decides each use."""
         with self._uow() as uow:
-            _custodian(uow, writer, "ties a student's login")
+            custodian_of_records(uow, writer, "ties a student's login")
             student = _student(uow, sis_id)
             login = uow.requesters.by_subject(writer.caller.issuer, subject)
             created = login is None
@@ -284,7 +284,7 @@ class EnrolmentService(DistrictService):
                                            "not as this student.")
             else:
                 login.student_id, login.display_name = student.id, display_name
-            _commit(uow)
+            commit_write(uow)
         return login, created
 
     # -- court orders and subpoenas (AR 5125(e) item 8; Ed Code 49077) ----------------
@@ -297,7 +297,7 @@ class EnrolmentService(DistrictService):
         notice, or at once if the court says not to notify."""
         today = self._today()
         with self._uow() as uow:
-            custodian = _custodian(uow, writer, "enters a court order or subpoena")
+            custodian = custodian_of_records(uow, writer, "enters a court order or subpoena")
             student = _student(uow, write.sis_id)
             recipient = uow.requesters.by_subject(writer.caller.issuer,
                                                   write.recipient_subject)
@@ -311,7 +311,7 @@ class EnrolmentService(DistrictService):
                 reference=write.reference, served_on=write.served_on, records=write.records,
                 court_instructs_no_notice=write.court_instructs_no_notice,
                 parent_notified_on=write.parent_notified_on, entered_by_id=custodian.id))
-            _commit(uow)
+            commit_write(uow)
         return JudicialOrderOnFile(order, student.sis_id, recipient.subject)
 
     def update_judicial_order(self, writer: Writer, order_id: uuid.UUID, *,
@@ -321,7 +321,7 @@ class EnrolmentService(DistrictService):
         withdrawn (from which it is no longer in force). A day once recorded is not unset."""
         today = self._today()
         with self._uow() as uow:
-            _custodian(uow, writer, "updates a court order or subpoena")
+            custodian_of_records(uow, writer, "updates a court order or subpoena")
             try:
                 order = uow.judicial_orders.get(order_id)
             except NotFound:
@@ -334,14 +334,14 @@ class EnrolmentService(DistrictService):
             if withdrawn_on is not None:
                 order.withdrawn_on = withdrawn_on
             on_file = _on_file(uow, order)
-            _commit(uow)
+            commit_write(uow)
         return on_file
 
     def judicial_orders(self, writer: Writer, sis_id: str) -> list[JudicialOrderOnFile]:
         """The student's court orders and subpoenas, oldest first."""
         with self._uow() as uow:
             uow.read_snapshot()
-            _custodian(uow, writer, "reads the court orders and subpoenas")
+            custodian_of_records(uow, writer, "reads the court orders and subpoenas")
             student = _student(uow, sis_id)
             return [_on_file(uow, order) for order in uow.judicial_orders.of_student(student.id)]
 
@@ -386,7 +386,7 @@ class EnrolmentService(DistrictService):
                 anecdotal_or_assessment=new.anecdotal_or_assessment)
             _log_record_added(uow, writer, keeper, student, record, decision, now,
                               new.legitimate_educational_interest, self._policy.pack.version)
-            _commit(uow)
+            commit_write(uow)
         return RecordAdded(record=record, decision=decision)
 
 
@@ -401,7 +401,7 @@ def record_keeper(uow: UnitOfWork, writer: Writer) -> models.Requester:
                            "integrations write students' records")
 
 
-def _custodian(uow: UnitOfWork, writer: Writer, does: str) -> models.Requester:
+def custodian_of_records(uow: UnitOfWork, writer: Writer, does: str) -> models.Requester:
     keeper = record_keeper(uow, writer)
     if keeper.category is not RequesterCategory.CUSTODIAN:
         raise CustodianOnly(f"only the custodian of records {does}")
@@ -433,7 +433,7 @@ def _widens(old: models.Guardianship, new: GuardianWrite) -> bool:
             or new.parent_type is not old.parent_type)
 
 
-def _commit(uow: UnitOfWork) -> None:
+def commit_write(uow: UnitOfWork) -> None:
     try:
         uow.commit()
     except IntegrityError:

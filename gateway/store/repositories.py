@@ -239,6 +239,12 @@ class AgreementRepository(_Repository):
     def add(self, agreement: Agreement) -> Agreement:
         return self._add(agreement)
 
+    def of_requester(self, requester_id: uuid.UUID) -> list[Agreement]:
+        """Every agreement and certification of the requester, oldest first."""
+        return list(self.session.scalars(select(Agreement).where(
+            Agreement.requester_id == requester_id).order_by(Agreement.signed_on,
+                                                              Agreement.created_at)))
+
     def in_force(self, requester_id: uuid.UUID, on: date,
                  kind: AgreementKind | None = None) -> list[Agreement]:
         """Agreements and certifications of this requester in force on ``on``.

@@ -655,3 +655,74 @@ def test_only_the_custodian_enters_an_order_and_only_one_that_can_be_true(
                      headers=custodian.headers), 404)
     is_problem(sis.client.get("/v1/students/SIS-2203/judicial-orders", headers=sis.headers),
                403, "custodian-only")
+
+
+# --- the register of requesters and their papers ------------------------------------------
+
+
+def registers(custodian: Requester, subject: str, **fields: Any):
+    return custodian.client.put(f"/v1/requesters/{subject}", json=fields,
+                                headers=custodian.headers)
+
+
+def test_the_custodian_registers_a_teacher_who_then_reads(sis, custodian, client,
+                                                          token_for) -> None:
+    sis.enrols("SIS-2301", **MAYA)
+    record_id = sis.adds_record("SIS-2301").get_json()["id"]
+    teacher = Requester(client, token_for(Cat.SCHOOL_OFFICIAL))
+    assert teacher.reads("SIS-2301", record_id, purpose="educational_interest",
+                         legitimate_educational_interest="teaches math").status_code == 403
+
+    put = registers(custodian, client_id_for(Cat.SCHOOL_OFFICIAL), display_name="Ms. Reyes",
+                    category="school_official")
+    again = registers(custodian, client_id_for(Cat.SCHOOL_OFFICIAL), display_name="Ms. Reyes",
+                      category="school_official")
+
+    assert (put.status_code, again.status_code) == (201, 200)
+    assert teacher.reads("SIS-2301", record_id, purpose="educational_interest",
+                         legitimate_educational_interest="teaches math").status_code == 200
+    registers(custodian, client_id_for(Cat.SCHOOL_OFFICIAL), display_name="Ms. Reyes",
+              category="school_official", active=False)
+    assert teacher.reads("SIS-2301", record_id, purpose="educational_interest",
+                         legitimate_educational_interest="teaches math").status_code == 403
+
+
+def test_an_audit_waits_for_its_written_agreement_on_file(sis, custodian, client,
+                                                          token_for) -> None:
+    sis.enrols("SIS-2302", **MAYA)
+    record_id = sis.adds_record("SIS-2302").get_json()["id"]
+    auditor = Requester(client, token_for(Cat.GOVERNMENT_AUDITOR))
+    subject = client_id_for(Cat.GOVERNMENT_AUDITOR)
+    registers(custodian, subject, display_name="State Controller's audit",
+              category="government_auditor", organization_type="public_agency")
+    waiting = auditor.reads("SIS-2302", record_id, purpose="audit_evaluation")
+    assert waiting.status_code == 202
+    assert waiting.get_json()["decision"]["requires"] == ["written_agreement"]
+
+    kept = custodian.client.post(f"/v1/requesters/{subject}/agreements", json={
+        "kind": "written_agreement", "purpose": "audit of the state program",
+        "signed_on": "2026-02-02", "effective_from": "2026-02-02",
+        "expires_on": "2026-06-30", "reference": "DA-2026-004"}, headers=custodian.headers)
+
+    assert kept.status_code == 201
+    assert [a["reference"] for a in kept.get_json()["agreements"]] == ["DA-2026-004"]
+    assert auditor.reads("SIS-2302", record_id, purpose="audit_evaluation").status_code == 200
+    shown = custodian.client.get(f"/v1/requesters/{subject}", headers=custodian.headers)
+    assert shown.get_json()["organization_type"] == "public_agency"
+
+
+def test_only_the_custodian_registers_and_never_a_parent_here(sis, custodian) -> None:
+    sis.enrols("SIS-2303", **MAYA)
+    sis.records_guardian("SIS-2303", **parent_of_maya())
+    subject = parent_of_maya()["parent"]["subject"]
+
+    is_problem(registers(sis, "someone", display_name="X", category="third_party"), 403,
+               "custodian-only")
+    is_problem(registers(custodian, "someone", display_name="X", category="parent"), 409)
+    is_problem(registers(custodian, subject, display_name="X", category="third_party"), 409)
+    is_problem(custodian.client.get("/v1/requesters/nobody", headers=custodian.headers), 404)
+    registers(custodian, "lab", display_name="Lab", category="research_organization")
+    is_problem(custodian.client.post("/v1/requesters/lab/agreements", json={
+        "kind": "written_agreement", "purpose": "a study", "signed_on": "2026-02-02",
+        "effective_from": "2026-01-02", "reference": "R-1"}, headers=custodian.headers),
+        422, "agreement-refused")
