@@ -11,6 +11,9 @@ workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GATEWAY_THREADS", "1"))
 timeout = 30
+# A read's purpose and stated interest travel in the query string (up to 2,000 characters
+# each, percent-encoded): gunicorn's largest request line, not its default 4,094 bytes.
+limit_request_line = 8190
 graceful_timeout = 20
 keepalive = 5
 # Settings are read and checked once per worker at start-up; fail before serving.
