@@ -1,15 +1,26 @@
 """The custodian of records' console: parents awaiting verification and verifying one;
-the duties decisions brought, and marking one done; retention plans and holds."""
+the duties decisions brought, and marking one done; retention plans and holds; court
+orders and subpoenas served for students' records."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from gateway.portal.forms import HoldForm, PlanReviewForm, ReleaseHoldForm, VerifyForm
+from gateway.policy.facts import RecordType
+from gateway.portal.forms import (
+    HoldForm,
+    JudicialOrderForm,
+    OrderDayForm,
+    PlanReviewForm,
+    ReleaseHoldForm,
+    VerifyForm,
+)
 from gateway.portal.web import error_page, login_required, portal_blueprint, signed_in
 from gateway.retention.schedule import HoldKind
 from gateway.services import find
+from gateway.services.enrolment import JudicialOrderWrite, Writer
+from gateway.store.models import JudicialOrderKind
 
 bp = portal_blueprint(Blueprint("console", __name__, url_prefix="/console"))
 
@@ -105,6 +116,59 @@ def release_hold(hold_id):
     find().retention_console.release_hold(signed_in(), hold_id, form.reason.data)
     flash(_("The hold is released."))
     return redirect(url_for("console.retention"))
+
+
+@bp.get("/judicial-orders")
+@login_required
+def judicial_orders():
+    caller, services = signed_in(), find()
+    writer = Writer(caller=caller)
+    return render_template("portal/console_orders.html",
+                           account=services.portal.account(caller),
+                           orders=services.enrolment.judicial_orders_in_force(writer),
+                           parties=services.registry.parties(writer),
+                           record_types=[t.value for t in RecordType])
+
+
+@bp.post("/judicial-orders")
+@login_required
+def enter_judicial_order():
+    form = JudicialOrderForm()
+    if not form.validate_on_submit():
+        return _refused()
+    entered = find().enrolment.enter_judicial_order(Writer(caller=signed_in()), JudicialOrderWrite(
+        sis_id=form.sis_id.data.strip(), kind=JudicialOrderKind(form.kind.data),
+        recipient_subject=form.recipient.data, reference=form.reference.data.strip(),
+        served_on=form.served_on.data,
+        records=frozenset(map(RecordType, form.records.data)) or None,
+        court_instructs_no_notice=form.court_instructs_no_notice.data,
+        parent_notified_on=form.parent_notified_on.data))
+    flash(_("Entered: the order for the records of student %(sis_id)s, naming %(party)s.",
+            sis_id=entered.sis_id, party=entered.recipient_name))
+    return redirect(url_for("console.judicial_orders"))
+
+
+@bp.post("/judicial-orders/<uuid:order_id>/notice")
+@login_required
+def judicial_order_notice(order_id):
+    return _order_day(order_id, "parent_notified_on", _("Recorded: the parent was notified."))
+
+
+@bp.post("/judicial-orders/<uuid:order_id>/withdrawn")
+@login_required
+def judicial_order_withdrawn(order_id):
+    return _order_day(order_id, "withdrawn_on", _("Recorded: the order is quashed or "
+                                                  "withdrawn."))
+
+
+def _order_day(order_id, field: str, done: str):
+    form = OrderDayForm()
+    if not form.validate_on_submit():
+        return _refused()
+    find().enrolment.update_judicial_order(Writer(caller=signed_in()), order_id,
+                                           **{field: form.day.data})
+    flash(done)
+    return redirect(url_for("console.judicial_orders"))
 
 
 def _refused():

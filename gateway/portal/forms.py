@@ -4,7 +4,14 @@ templates write their inputs out by hand, so that every id on a page stays uniqu
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import UUID, AnyOf, InputRequired, Length, Optional
 
 from gateway.policy.facts import RecordType
@@ -12,6 +19,7 @@ from gateway.portal.i18n import LANGUAGES
 from gateway.records_requests.challenges import ChallengeGround
 from gateway.records_requests.fees import RequestKind
 from gateway.retention.schedule import HoldKind
+from gateway.store.models import JudicialOrderKind
 
 
 class LanguageForm(FlaskForm):
@@ -89,3 +97,24 @@ class HoldForm(FlaskForm):
 
 class ReleaseHoldForm(FlaskForm):
     reason = TextAreaField(validators=[InputRequired(), Length(min=3, max=2000)])
+
+
+class JudicialOrderForm(FlaskForm):
+    """A court order or subpoena served for a student's records (Ed Code 49077)."""
+
+    kind = HiddenField(validators=[InputRequired(),
+                                   AnyOf([k.value for k in JudicialOrderKind])])
+    sis_id = StringField(validators=[InputRequired(), Length(max=64)])
+    recipient = StringField(validators=[InputRequired(), Length(max=255)])
+    reference = StringField(validators=[InputRequired(), Length(min=3, max=200)])
+    served_on = DateField(validators=[InputRequired()])
+    records = SelectMultipleField(choices=[t.value for t in RecordType],
+                                  validate_choice=True)  # none chosen: every record
+    court_instructs_no_notice = BooleanField()
+    parent_notified_on = DateField(validators=[Optional()])
+
+
+class OrderDayForm(FlaskForm):
+    """The day the parent was told of an order, or the day it was quashed or withdrawn."""
+
+    day = DateField(validators=[InputRequired()])

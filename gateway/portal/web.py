@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway.portal.security import add_page_headers
+from gateway.services import enrolment
 from gateway.services.access import (
     Caller,
     DisclosureNotRecorded,
@@ -175,6 +176,21 @@ def _register_error_pages(bp: Blueprint) -> None:
         return error_page(403, _("This consent cannot be given"), _(
             "The consent was not recorded: %(reason)s.", reason=exc.reason))
 
+    @bp.errorhandler(enrolment.CustodianOnly)
+    @bp.errorhandler(enrolment.NotARecordKeeper)
+    def custodian_only(_exc: Exception):
+        return error_page(403, _("Custodian of records only"), _(
+            "Only the custodian of records does this (5 CCR 433)."))
+
+    @bp.errorhandler(enrolment.JudicialOrderRefused)
+    def order_refused(_exc: enrolment.JudicialOrderRefused):
+        return error_page(409, _("Nothing was changed"), _(
+            "The order cannot be as given: a day it names is still to come, or it would be "
+            "withdrawn before it was served."))
+
+    @bp.errorhandler(enrolment.UnknownStudent)
+    @bp.errorhandler(enrolment.UnknownRecipient)
+    @bp.errorhandler(enrolment.UnknownJudicialOrder)
     @bp.errorhandler(UnknownStudentOrRecord)
     @bp.errorhandler(UnknownRequest)
     @bp.errorhandler(UnknownConsent)

@@ -153,6 +153,7 @@ class JudicialOrderOnFile:
     order: models.JudicialOrder
     sis_id: str
     recipient_subject: str
+    recipient_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +313,8 @@ class EnrolmentService(DistrictService):
                 court_instructs_no_notice=write.court_instructs_no_notice,
                 parent_notified_on=write.parent_notified_on, entered_by_id=custodian.id))
             commit_write(uow)
-        return JudicialOrderOnFile(order, student.sis_id, recipient.subject)
+        return JudicialOrderOnFile(order, student.sis_id, recipient.subject,
+                                   recipient.display_name)
 
     def update_judicial_order(self, writer: Writer, order_id: uuid.UUID, *,
                               parent_notified_on: date | None = None,
@@ -344,6 +346,14 @@ class EnrolmentService(DistrictService):
             custodian_of_records(uow, writer, "reads the court orders and subpoenas")
             student = _student(uow, sis_id)
             return [_on_file(uow, order) for order in uow.judicial_orders.of_student(student.id)]
+
+    def judicial_orders_in_force(self, writer: Writer) -> list[JudicialOrderOnFile]:
+        """Every student's orders not quashed or withdrawn, newest first (the console)."""
+        with self._uow() as uow:
+            uow.read_snapshot()
+            custodian_of_records(uow, writer, "reads the court orders and subpoenas")
+            return [_on_file(uow, order)
+                    for order in uow.judicial_orders.in_force_on(self._today())]
 
     # -- records -------------------------------------------------------------------
 
@@ -409,8 +419,9 @@ def custodian_of_records(uow: UnitOfWork, writer: Writer, does: str) -> models.R
 
 
 def _on_file(uow: UnitOfWork, order: models.JudicialOrder) -> JudicialOrderOnFile:
+    recipient = uow.requesters.get(order.recipient_id)
     return JudicialOrderOnFile(order, uow.students.get(order.student_id).sis_id,
-                               uow.requesters.get(order.recipient_id).subject)
+                               recipient.subject, recipient.display_name)
 
 
 def _not_after(today: date, **days: date | None) -> None:

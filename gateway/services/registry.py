@@ -96,6 +96,14 @@ class RequesterRegistry(DistrictService):
             custodian_of_records(uow, writer, "reads the register of requesters")
             return _registered(uow, _by_subject(uow, writer, subject))
 
+    def parties(self, writer: Writer) -> list[models.Requester]:
+        """The active parties outside the family and the custodian's office, by name:
+        those a court order or subpoena may name."""
+        with self._uow() as uow:
+            uow.read_snapshot()
+            custodian_of_records(uow, writer, "reads the register of requesters")
+            return uow.requesters.organizations()
+
     def add_agreement(self, writer: Writer, write: AgreementWrite) -> RegisteredRequester:
         """Keep a written agreement or certification the requester signed (the papers some
         disclosures wait for: audits, research, county placing agencies, contractors,

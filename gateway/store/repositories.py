@@ -280,6 +280,12 @@ class JudicialOrderRepository(_Repository):
         return list(self.session.scalars(stmt.order_by(JudicialOrder.served_on,
                                                        JudicialOrder.created_at)))
 
+    def in_force_on(self, day: date) -> list[JudicialOrder]:
+        """Every student's orders not quashed or withdrawn by ``day``, newest first."""
+        return list(self.session.scalars(select(JudicialOrder).where(or_(
+            JudicialOrder.withdrawn_on.is_(None), JudicialOrder.withdrawn_on > day)).order_by(
+            JudicialOrder.served_on.desc(), JudicialOrder.created_at.desc())))
+
 
 # Built once (every audited read asks it): no statement building or cache key per call.
 _CONSENTS_FOR_RECIPIENT = select(Consent).where(

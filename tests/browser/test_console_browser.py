@@ -1,4 +1,5 @@
-"""The custodian's duties page in Chromium: a notice a disclosure brought, marked done."""
+"""The custodian's console in Chromium: duties marked done, holds, the access log, and
+court orders and subpoenas entered."""
 
 from __future__ import annotations
 
@@ -85,3 +86,41 @@ def test_the_custodian_reviews_searches_and_exports_the_access_log(portal, new_p
     page.goto(portal.url("/console/log/?since=yesterday"))
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "The search could not be understood")
+
+
+def test_the_custodian_enters_a_subpoena_and_records_the_notice(portal, new_page,
+                                                                axe_source) -> None:
+    sis_id = f"SIS-O{portal.backend[:2].upper()}1"
+    with portal.unit_of_work() as uow:
+        uow.students.add(Student(sis_id=sis_id, birth_date=datetime.date(2012, 1, 1)))
+        uow.commit()
+    served = datetime.date.today() - datetime.timedelta(days=5)
+
+    page = new_page("en-US")
+    sign_in(page, portal, "custodian.garcia", path="/console/judicial-orders")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Court orders and subpoenas")
+    page.get_by_label("Student (SIS id)").fill(sis_id)
+    page.get_by_label("The party it names").select_option(label="EdPolicy Research Lab")
+    page.get_by_label("Court and case number").fill("Shasta Superior Court 26-CV-0142")
+    page.get_by_label("Served on").fill(served.isoformat())
+    page.get_by_label("Which records it names").select_option("courses_and_marks")
+    page.get_by_role("button", name="Enter the order").click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Entered: the order for the records of student {sis_id}, naming EdPolicy "
+        "Research Lab.")
+    card = page.locator(".card", has_text=sis_id)
+    expect(card).to_contain_text("Not yet notified")
+    assert_accessible(page, axe_source)
+    screenshot(page, portal, "console-orders-en")
+    card.get_by_label("Day the parent or adult student was notified").fill(
+        (served + datetime.timedelta(days=1)).isoformat())
+    card.get_by_role("button", name=f"Record the notice for student {sis_id}").click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded: the parent was notified.")
+    expect(page.locator(".card", has_text=sis_id)).to_contain_text("Notified on")
+    page.locator(".card", has_text=sis_id).get_by_label("Day it was quashed or withdrawn").fill(
+        (served + datetime.timedelta(days=2)).isoformat())
+    page.get_by_role("button", name=f"Record the order for student {sis_id} quashed or "
+                     "withdrawn").click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded: the order is quashed")
+    expect(page.locator(".card", has_text=sis_id)).to_have_count(0)
