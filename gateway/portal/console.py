@@ -1,26 +1,31 @@
 """The custodian of records' console: parents awaiting verification and verifying one;
 the duties decisions brought, and marking one done; retention plans and holds; court
-orders and subpoenas served for students' records."""
+orders and subpoenas served for students' records; the register of requesters and their
+agreements."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from gateway.policy.facts import RecordType
+from gateway.policy.facts import OrganizationType, RecordType, RequesterCategory
 from gateway.portal.forms import (
+    ActiveForm,
+    AgreementForm,
     HoldForm,
     JudicialOrderForm,
     OrderDayForm,
     PlanReviewForm,
     ReleaseHoldForm,
+    RequesterForm,
     VerifyForm,
 )
 from gateway.portal.web import error_page, login_required, portal_blueprint, signed_in
 from gateway.retention.schedule import HoldKind
 from gateway.services import find
 from gateway.services.enrolment import JudicialOrderWrite, Writer
-from gateway.store.models import JudicialOrderKind
+from gateway.services.registry import REGISTERED_HERE, AgreementWrite, RequesterWrite
+from gateway.store.models import AgreementKind, JudicialOrderKind
 
 bp = portal_blueprint(Blueprint("console", __name__, url_prefix="/console"))
 
@@ -169,6 +174,63 @@ def _order_day(order_id, field: str, done: str):
                                            **{field: form.day.data})
     flash(done)
     return redirect(url_for("console.judicial_orders"))
+
+
+@bp.get("/requesters")
+@login_required
+def requesters():
+    caller, services = signed_in(), find()
+    return render_template("portal/console_requesters.html",
+                           account=services.portal.account(caller),
+                           register=services.registry.register(Writer(caller=caller)),
+                           categories=[c.value for c in REGISTERED_HERE],
+                           organization_types=[o.value for o in OrganizationType],
+                           agreement_kinds=[k.value for k in AgreementKind])
+
+
+@bp.post("/requesters")
+@login_required
+def register_requester():
+    form = RequesterForm()
+    if not form.validate_on_submit():
+        return _refused()
+    registered = find().registry.put_requester(Writer(caller=signed_in()), RequesterWrite(
+        subject=form.subject.data.strip(), display_name=form.display_name.data.strip(),
+        category=RequesterCategory(form.category.data),
+        organization_type=OrganizationType(form.organization_type.data)
+        if form.organization_type.data else None, volunteer=form.volunteer.data))
+    flash(_("Registered: %(name)s.", name=registered.requester.display_name))
+    return redirect(url_for("console.requesters"))
+
+
+@bp.post("/requesters/active")
+@login_required
+def requester_active():
+    form = ActiveForm()
+    if not form.validate_on_submit():
+        return _refused()
+    registered = find().registry.set_active(Writer(caller=signed_in()), form.subject.data,
+                                            form.active.data == "yes")
+    flash(_("%(name)s may read again.", name=registered.requester.display_name)
+          if registered.requester.active
+          else _("%(name)s reads nothing from now on.", name=registered.requester.display_name))
+    return redirect(url_for("console.requesters"))
+
+
+@bp.post("/requesters/agreements")
+@login_required
+def add_agreement():
+    form = AgreementForm()
+    if not form.validate_on_submit():
+        return _refused()
+    registered = find().registry.add_agreement(Writer(caller=signed_in()), AgreementWrite(
+        subject=form.subject.data, kind=AgreementKind(form.kind.data),
+        purpose=form.purpose.data.strip(), signed_on=form.signed_on.data,
+        effective_from=form.effective_from.data, expires_on=form.expires_on.data,
+        reference=form.reference.data.strip()))
+    flash(_("Kept: the paper %(reference)s of %(name)s.", reference=form.reference.data.strip(),
+            name=registered.requester.display_name))
+    return redirect(url_for("console.requesters"))
 
 
 def _refused():

@@ -14,12 +14,13 @@ from wtforms import (
 )
 from wtforms.validators import UUID, AnyOf, InputRequired, Length, Optional
 
-from gateway.policy.facts import RecordType
+from gateway.policy.facts import OrganizationType, RecordType
 from gateway.portal.i18n import LANGUAGES
 from gateway.records_requests.challenges import ChallengeGround
 from gateway.records_requests.fees import RequestKind
 from gateway.retention.schedule import HoldKind
-from gateway.store.models import JudicialOrderKind
+from gateway.services.registry import REGISTERED_HERE
+from gateway.store.models import AgreementKind, JudicialOrderKind
 
 
 class LanguageForm(FlaskForm):
@@ -118,3 +119,32 @@ class OrderDayForm(FlaskForm):
     """The day the parent was told of an order, or the day it was quashed or withdrawn."""
 
     day = DateField(validators=[InputRequired()])
+
+
+class RequesterForm(FlaskForm):
+    """Register a subject at the district's provider in its AR 5125 category."""
+
+    subject = StringField(validators=[InputRequired(), Length(max=255)])
+    display_name = StringField(validators=[InputRequired(), Length(max=200)])
+    category = HiddenField(validators=[InputRequired(),
+                                       AnyOf([c.value for c in REGISTERED_HERE])])
+    organization_type = HiddenField(validators=[
+        Optional(), AnyOf(["", *(o.value for o in OrganizationType)])])
+    volunteer = BooleanField()
+
+
+class ActiveForm(FlaskForm):
+    subject = HiddenField(validators=[InputRequired(), Length(max=255)])
+    active = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
+
+
+class AgreementForm(FlaskForm):
+    """A written agreement or certification the requester signed."""
+
+    subject = HiddenField(validators=[InputRequired(), Length(max=255)])
+    kind = HiddenField(validators=[InputRequired(), AnyOf([k.value for k in AgreementKind])])
+    purpose = TextAreaField(validators=[InputRequired(), Length(min=3, max=2000)])
+    reference = StringField(validators=[InputRequired(), Length(max=200)])
+    signed_on = DateField(validators=[InputRequired()])
+    effective_from = DateField(validators=[InputRequired()])
+    expires_on = DateField(validators=[Optional()])

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway.portal.security import add_page_headers
-from gateway.services import enrolment
+from gateway.services import enrolment, registry
 from gateway.services.access import (
     Caller,
     DisclosureNotRecorded,
@@ -188,6 +188,19 @@ def _register_error_pages(bp: Blueprint) -> None:
             "The order cannot be as given: a day it names is still to come, or it would be "
             "withdrawn before it was served."))
 
+    @bp.errorhandler(registry.AgreementRefused)
+    def agreement_refused(_exc: registry.AgreementRefused):
+        return error_page(409, _("Nothing was changed"), _(
+            "The agreement's days cannot be as given: it is signed, then in force, then "
+            "expires, and none of it is signed on a day still to come."))
+
+    @bp.errorhandler(enrolment.RelationshipConflict)
+    def family_here(_exc: enrolment.RelationshipConflict):
+        return error_page(409, _("Nothing was changed"), _(
+            "That account is a parent's or a student's: it is registered with the student, "
+            "where you verify the relationship."))
+
+    @bp.errorhandler(registry.UnknownRequester)
     @bp.errorhandler(enrolment.UnknownStudent)
     @bp.errorhandler(enrolment.UnknownRecipient)
     @bp.errorhandler(enrolment.UnknownJudicialOrder)

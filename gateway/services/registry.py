@@ -26,6 +26,7 @@ from gateway.store.uow import UnitOfWork
 
 # Registered with the student they belong to, where the custodian verifies the tie.
 FAMILY = frozenset({RequesterCategory.PARENT, RequesterCategory.STUDENT})
+REGISTERED_HERE = tuple(c for c in RequesterCategory if c not in FAMILY)
 
 
 class UnknownRequester(EnrolmentError):
@@ -95,6 +96,27 @@ class RequesterRegistry(DistrictService):
             uow.read_snapshot()
             custodian_of_records(uow, writer, "reads the register of requesters")
             return _registered(uow, _by_subject(uow, writer, subject))
+
+    def register(self, writer: Writer) -> list[RegisteredRequester]:
+        """Everyone registered but parents and students, active or not, by name."""
+        with self._uow() as uow:
+            uow.read_snapshot()
+            custodian_of_records(uow, writer, "reads the register of requesters")
+            return [_registered(uow, r) for r in uow.requesters.outside_family()]
+
+    def set_active(self, writer: Writer, subject: str, active: bool) -> RegisteredRequester:
+        """Stop a requester's reads (or let them resume); it stays in the register and the
+        log."""
+        with self._uow() as uow:
+            custodian_of_records(uow, writer, "registers requesters")
+            requester = _by_subject(uow, writer, subject)
+            if requester.category in FAMILY:
+                raise RelationshipConflict("Parents and students are registered with their "
+                                           "student: through /guardians and /login.")
+            requester.active = active
+            registered = _registered(uow, requester)
+            commit_write(uow)
+        return registered
 
     def parties(self, writer: Writer) -> list[models.Requester]:
         """The active parties outside the family and the custodian's office, by name:

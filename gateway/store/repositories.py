@@ -173,6 +173,13 @@ class RequesterRepository(_Repository):
         return self.session.scalars(select(Requester).where(
             Requester.student_id == student_id)).one_or_none()
 
+    def outside_family(self, limit: int = 2000) -> list[Requester]:
+        """Every registered requester but parents and students, active or not, by name."""
+        return list(self.session.scalars(
+            select(Requester).where(Requester.category.not_in(
+                (RequesterCategory.PARENT, RequesterCategory.STUDENT)))
+            .order_by(Requester.display_name, Requester.id).limit(limit)))
+
     def organizations(self, limit: int = 500) -> list[Requester]:
         """Registered parties outside the family and the custodian's office, by name: the
         recipients a parent may name in a consent."""

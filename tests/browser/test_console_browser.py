@@ -124,3 +124,38 @@ def test_the_custodian_enters_a_subpoena_and_records_the_notice(portal, new_page
                      "withdrawn").click()
     expect(page.get_by_role("status")).to_contain_text("Recorded: the order is quashed")
     expect(page.locator(".card", has_text=sis_id)).to_have_count(0)
+
+
+def test_the_custodian_registers_a_researcher_and_keeps_its_agreement(portal, new_page,
+                                                                      axe_source) -> None:
+    subject = f"research-{portal.backend}-lab"
+    today = datetime.date.today()
+
+    page = new_page("en-US")
+    sign_in(page, portal, "custodian.garcia", path="/console/requesters")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Requesters")
+    page.get_by_label("Account (subject or client id").fill(subject)
+    page.get_by_label("Name, as the access log shows it").fill("Valley Reading Study")
+    page.get_by_label("Category").select_option("research_organization")
+    page.get_by_label("Kind of organization").select_option("nonprofit")
+    page.get_by_role("button", name="Register", exact=True).click()
+
+    expect(page.get_by_role("status")).to_contain_text("Registered: Valley Reading Study.")
+    card = page.locator(".card", has_text=subject)
+    expect(card).to_contain_text("Research organization")
+    card.get_by_text("Keep an agreement or certification of Valley Reading Study").click()
+    card.get_by_label("What it is for").fill("Study of early reading programs")
+    card.get_by_label("The district's reference for the paper").fill("RA-2026-11")
+    card.get_by_label("Signed on").fill((today - datetime.timedelta(days=7)).isoformat())
+    card.get_by_label("In force from").fill((today - datetime.timedelta(days=7)).isoformat())
+    card.get_by_role("button", name="Keep the paper of Valley Reading Study").click()
+    expect(page.get_by_role("status")).to_contain_text("Kept: the paper RA-2026-11")
+    expect(page.locator(".card", has_text=subject)).to_contain_text("RA-2026-11")
+    assert_accessible(page, axe_source)
+    screenshot(page, portal, "console-requesters-en")
+
+    page.get_by_role("button", name="Stop the reads of Valley Reading Study").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Valley Reading Study reads nothing from now on.")
+    with portal.unit_of_work() as uow:
+        assert not uow.requesters.by_subject(portal.issuer, subject).active
