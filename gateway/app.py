@@ -17,7 +17,7 @@ from gateway.policy.engine import PolicyEngine
 from gateway.policy.pack import load_pack
 from gateway.records_requests.config import load_requests_config
 from gateway.services import Services
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings, load_settings, make_data_dir
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.db import make_engine, make_session_factory
 
@@ -54,7 +54,7 @@ def key_encryption_keys(settings: Settings) -> KeyEncryptionKeys:
         return KeyEncryptionKeys.load(settings.key_file, settings.kek)
     path = settings.data_dir / "development-kek.txt"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_data_dir(settings)
         # Several workers may start at once: write the whole file aside, then link it into
         # place, which fails if another worker got there first (its key is then the key).
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".kek-")

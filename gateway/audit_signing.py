@@ -27,7 +27,7 @@ from audit.checkpoint import (
     generate_key,
     parse_signer_key,
 )
-from gateway.settings import Settings
+from gateway.settings import Settings, make_data_dir
 from gateway.store.access_log import LogSigner
 
 DEVELOPMENT_KEY = "development-audit-signing-key"
@@ -90,6 +90,7 @@ def log_signer(settings: Settings) -> LogSigner:
             raise SigningKeyError("production needs GATEWAY_AUDIT_SIGNING_KEY_FILE")
         path = settings.data_dir / DEVELOPMENT_KEY
         if not path.exists():
+            make_data_dir(settings)
             _make_development_key(path, settings.audit_origin)
     text = _key_text(path, "signing key")
     try:
@@ -105,7 +106,6 @@ def key_name_for(origin: str) -> str:
 
 
 def _make_development_key(path: Path, origin: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     # As gateway.app.key_encryption_keys(): write aside, then link into place, which
     # fails if another process got there first (its key is then the key).
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".audit-key-")

@@ -28,7 +28,27 @@ def fail(message: str, status: int = 2) -> NoReturn:
     sys.exit(status)
 
 
-def _pack(path: str) -> PolicyPack:
+class _NotJSON(ValueError):
+    pass
+
+
+def _json(text: str, where: str) -> Any:
+    """``json.loads(text)``; _NotJSON for text that is not JSON or that Python cannot take
+    in (nested too deeply, a number over its digit limit). ``where``: e.g. "line {lineno}
+    column {colno}", filled from the JSONDecodeError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        position = where.format(lineno=exc.lineno, colno=exc.colno)
+        raise _NotJSON(f"not JSON ({exc.msg} at {position})") from None
+    except RecursionError:
+        raise _NotJSON("not JSON that can be read (nested too deeply)") from None
+    except ValueError:  # the only other: an integer longer than int() accepts
+        raise _NotJSON("not JSON that can be read (a number longer than "
+                       f"{sys.get_int_max_str_digits()} digits)") from None
+
+
+def _pack(path: str | Path) -> PolicyPack:
     try:
         return load_pack(path)
     except PolicyPackError as exc:
@@ -62,10 +82,8 @@ def _read_cases(source: click.utils.LazyFile, name: str) -> list[Case]:
         if not line.strip():
             continue
         try:
-            cases.append(case_from_wire(json.loads(line)))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{name} line {number}: not JSON ({exc.msg} at column {exc.colno})")
-        except WireError as exc:
+            cases.append(case_from_wire(_json(line, "column {colno}")))
+        except (_NotJSON, WireError) as exc:
             problems.append(f"{name} line {number}: {exc}")
     if problems:
         for problem in problems[:-1]:
@@ -114,13 +132,11 @@ def policy_explain(pack_path: str, as_of: str | None) -> None:
     """Explain the decision for one question (JSON on standard input)."""
     text = sys.stdin.read()
     try:
-        data = json.loads(text)
+        data = _json(text, "line {lineno} column {colno}")
         question = question_from_wire(data)
         when = as_of or data.get("as_of")
         day = parse_date(when, "as_of") if when is not None else date.today()
-    except json.JSONDecodeError as exc:
-        fail(f"standard input: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
-    except WireError as exc:
+    except (_NotJSON, WireError) as exc:
         fail(f"standard input: {exc}")
     pack = _pack(pack_path)
     decision = PolicyEngine(pack).decide(question, day)
@@ -155,6 +171,27 @@ def run() -> None:
         fail("interrupted", 130)
     except click.ClickException as exc:
         fail(exc.format_message(), exc.exit_code or 2)
+    except Exception as exc:  # a case the commands do not handle yet: still one line
+        if os.environ.get("GATEWAY_DEBUG"):
+            raise
+        fail(f"unexpected error: {_one_line(exc)}; set GATEWAY_DEBUG=1 for the traceback", 1)
+
+
+def _one_line(exc: BaseException, cause: BaseException | None = None) -> str:
+    """``Type: the message's first line`` (the first line of ``cause``'s, if given)."""
+    lines = str(cause or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def database_problem(exc: BaseException, url: str) -> str:
+    """The error and the driver's own first line ("unable to open database file",
+    "Connection refused"), with the URL's password, if the message repeats it, masked."""
+    from sqlalchemy.engine import make_url
+
+    # The driver's error alone: SQLAlchemy's message adds the statement and a link.
+    line = _one_line(exc, getattr(exc, "orig", None))
+    password = make_url(url).password  # the URL parsed in the settings check
+    return line.replace(password, "***") if password else line
 
 
 def _settings(**overrides: object):
@@ -162,6 +199,15 @@ def _settings(**overrides: object):
 
     try:
         return load_settings(overrides=overrides)
+    except SettingsError as exc:
+        fail(f"settings: {exc}")
+
+
+def _data_dir(settings) -> Path:
+    from gateway.settings import SettingsError, make_data_dir
+
+    try:
+        return make_data_dir(settings)
     except SettingsError as exc:
         fail(f"settings: {exc}")
 
@@ -177,11 +223,11 @@ def db_upgrade() -> None:
     from gateway.store import migrate
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _data_dir(settings)
     try:
         migrate.upgrade(settings.database_url)
     except Exception as exc:  # alembic and drivers raise many kinds; one line for all
-        fail(f"the migration failed: {type(exc).__name__}")
+        fail(f"the migration failed: {database_problem(exc, settings.database_url)}")
     click.echo(f"database at revision {migrate.current(settings.database_url)}")
 
 
@@ -207,6 +253,7 @@ def keys_rotate(batch_size: int) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.app import key_encryption_keys
+    from gateway.settings import SettingsError
     from gateway.store.crypto import CryptoError
     from gateway.store.db import make_engine, make_session_factory
     from gateway.store.rotation import rotate_data_keys
@@ -214,7 +261,7 @@ def keys_rotate(batch_size: int) -> None:
     settings = _settings()
     try:
         kek = key_encryption_keys(settings)
-    except CryptoError as exc:
+    except (CryptoError, SettingsError) as exc:
         fail(f"keys: {exc}")
     engine = make_engine(settings.database_url)
     try:
@@ -222,7 +269,8 @@ def keys_rotate(batch_size: int) -> None:
     except CryptoError as exc:  # an old key no longer listed: its data keys cannot be opened
         fail(f"keys: {exc}; keep every old key listed until the rotation has finished")
     except SQLAlchemyError as exc:
-        fail(f"the database could not be rotated: {type(exc).__name__}")
+        fail("the database could not be rotated: "
+             f"{database_problem(exc, settings.database_url)}")
     finally:
         engine.dispose()
     click.echo(f"re-wrapped {report.rewrapped} data key(s) under {report.active_kek_id} "
@@ -256,16 +304,51 @@ def _wait(process: subprocess.Popen[bytes]) -> int:
         return process.wait(timeout=30)
 
 
+class _Bind(click.ParamType):
+    """HOST:PORT ([IPv6]:PORT) or unix:PATH. gunicorn would take an empty host for every
+    interface, and retry a port it cannot bind five times before a traceback."""
+
+    name = "HOST:PORT"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        if value.startswith("unix:") and value[len("unix:"):].strip():
+            return value
+        host, _, port = value.rpartition(":")
+        bracketed = host.startswith("[") and host.endswith("]")
+        if not host.strip("[] ") or (":" in host and not bracketed) or not port.isdigit():
+            self.fail(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8000)", param, ctx)
+        if not 1 <= int(port) <= 65535:
+            self.fail(f"port {port} is not in the range 1-65535", param, ctx)
+        return value
+
+
+def _check_workers(settings) -> None:
+    """Load what every worker loads at start (gateway.app.create_app), once, here: a
+    worker that cannot start prints a traceback, and gunicorn gives up with status 3."""
+    from gateway.app import key_encryption_keys
+    from gateway.audit_signing import SigningKeyError, audit_keys
+    from gateway.settings import SettingsError
+    from gateway.store.crypto import CryptoError
+
+    _pack(settings.policy_pack)
+    try:
+        key_encryption_keys(settings)
+        audit_keys(settings)
+    except (CryptoError, SigningKeyError, SettingsError) as exc:
+        fail(f"settings: {exc}")
+
+
 @main.command("serve")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, type=_Bind())
 def serve(bind: str) -> None:
     """Serve the gateway with gunicorn (deploy/gunicorn.conf.py)."""
-    _settings()  # fail here, in one line, rather than in every worker
+    _check_workers(_settings())  # the database URL and its driver: in the settings check
     sys.exit(_wait(start_gunicorn(bind, dict(os.environ))))
 
 
 @main.command("demo")
-@click.option("--port", default=8000, show_default=True, help="The gateway's port.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="The gateway's port.")
 @click.option("--idp-port", default=9400, show_default=True,
               help="The development OpenID provider's port.")
 def demo(port: int, idp_port: int) -> None:
@@ -279,7 +362,12 @@ def demo(port: int, idp_port: int) -> None:
         fail(str(exc))
     try:
         settings = _settings(oidc_issuer=provider.issuer)
-        seeded = prepare_demo_database(settings)
+        _check_workers(settings)
+        try:
+            seeded = prepare_demo_database(settings)
+        except Exception as exc:  # migrations, drivers, the seed: one line for all
+            fail(f"demo: the database cannot be prepared: "
+                 f"{database_problem(exc, settings.database_url)}")
         _print_demo(port, provider.issuer, seeded)
         _print_portal(port)
         env = {**os.environ, "GATEWAY_OIDC_ISSUER": provider.issuer,
@@ -296,11 +384,12 @@ def prepare_demo_database(settings):
     (idempotent); also used by bench/http_reads.py. Returns ``gateway.demo.Seeded``."""
     from gateway.app import key_encryption_keys
     from gateway.demo import seed
+    from gateway.settings import make_data_dir
     from gateway.store import migrate
     from gateway.store.db import make_engine, make_session_factory
     from gateway.store.uow import UnitOfWork
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings)
     migrate.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:

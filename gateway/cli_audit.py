@@ -8,6 +8,7 @@ unreachable database, 1 when verification fails).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any]]:
     """(the unit of work, the log's keys) for one command; ``signing``: see ``_keys``."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from gateway.cli import database_problem
     from gateway.store.db import make_engine, make_session_factory
     from gateway.store.uow import UnitOfWork
 
@@ -39,7 +41,8 @@ def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any]]:
         with UnitOfWork(make_session_factory(engine), keys) as uow:
             yield uow, log_keys
     except SQLAlchemyError as exc:
-        _fail(f"audit: the database cannot be read ({type(exc).__name__}); is it migrated? "
+        _fail(f"audit: the database cannot be read "
+              f"({database_problem(exc, settings.database_url)}); is it migrated? "
               "(records-gateway db upgrade)")
     finally:
         engine.dispose()
@@ -51,6 +54,7 @@ def _keys(*, signing: bool = False) -> tuple[Any, Any, Any]:
     from gateway.app import key_encryption_keys
     from gateway.audit_signing import SigningKeyError, audit_keys
     from gateway.cli import _settings
+    from gateway.settings import SettingsError
     from gateway.store.crypto import CryptoError
 
     settings = _settings()
@@ -59,12 +63,27 @@ def _keys(*, signing: bool = False) -> tuple[Any, Any, Any]:
         if signing:
             log_keys.require_signer()
         return settings, log_keys, key_encryption_keys(settings)
-    except (SigningKeyError, CryptoError) as exc:
+    except (SigningKeyError, CryptoError, SettingsError) as exc:
         _fail(f"audit: {exc}")
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class _Seconds(click.FloatRange):
+    """FloatRange lets NaN through (every comparison with it is false), and waiting NaN
+    seconds does not wait: the checkpoint loop would spin."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value} is not in the range {self._describe_range()}.", param, ctx)
+        return seconds
+
+
+# An entry's seq: a 64-bit integer in the database.
+SEQ = click.IntRange(0, 2**63 - 1)
 
 
 @click.group()
@@ -82,7 +101,7 @@ def audit() -> None:
 def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) -> None:
     """Verify the whole log where it is stored; name the first bad entry.
 
-    Exit status 0 when it verifies, 1 when it does not.
+    Exit status 0 when it verifies, 1 when it does not, 2 for input it cannot use.
     """
     note = None
     if checkpoint_file is not None:
@@ -90,6 +109,9 @@ def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) ->
             note = Path(checkpoint_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             _fail(f"audit: cannot read {checkpoint_file} ({type(exc).__name__})")
+        if not _shaped_as_checkpoint(note):
+            _fail(f"audit: {checkpoint_file} is not a checkpoint (a signed note: origin, "
+                  "tree size, root hash, a blank line, signature lines)")
     with _log() as (uow, log_keys):
         report = uow.access_log.verify(log_keys.verifier_key, checkpoint_note=note,
                                        from_checkpoint=from_checkpoint)
@@ -97,8 +119,23 @@ def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) ->
     sys.exit(0 if report.ok else 1)
 
 
+def _shaped_as_checkpoint(note: str) -> bool:
+    """Whether ``note`` has a checkpoint's form, signed or not: a file that is none is
+    bad input (exit 2), while a checkpoint that fails to verify is tampering (exit 1)."""
+    from audit.checkpoint import SIGNATURE_PREFIX, CheckpointError, parse_checkpoint
+
+    text, blank, signatures = note.rpartition("\n\n")
+    if not blank or not signatures.startswith(SIGNATURE_PREFIX):
+        return False
+    try:
+        parse_checkpoint(text + "\n")
+    except CheckpointError:
+        return False
+    return True
+
+
 @audit.command("checkpoint")
-@click.option("--every", type=click.FloatRange(0.05, 3600), default=None,
+@click.option("--every", type=_Seconds(0.05, 3600), default=None,
               help="Keep running, checkpointing every this many seconds whenever the log "
               "grew (deploy/systemd/records-gateway-checkpoint.service).")
 def checkpoint(every: float | None) -> None:
@@ -168,7 +205,7 @@ def _checkpoint_forever(every: float) -> None:
 
 
 @audit.command("prove")
-@click.argument("seq", type=click.IntRange(0))
+@click.argument("seq", type=SEQ)
 def prove(seq: int) -> None:
     """Print entry SEQ's inclusion proof bundle (JSON) against a signed checkpoint.
 
@@ -194,7 +231,7 @@ def prove(seq: int) -> None:
 
 
 @audit.command("export")
-@click.option("--from", "start", default=0, type=click.IntRange(0), show_default=True,
+@click.option("--from", "start", default=0, type=SEQ, show_default=True,
               help="The first entry to export.")
 def export(start: int) -> None:
     """Write the entries as JSON lines (their canonical form), in seq order.

@@ -69,7 +69,7 @@ def _service(*, quiet: bool = False) -> Iterator[Any]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.app import key_encryption_keys
-    from gateway.cli import _settings
+    from gateway.cli import _settings, database_problem
     from gateway.retention import RetentionConfigError
     from gateway.services.retention import (
         PlanNotApproved,
@@ -98,7 +98,8 @@ def _service(*, quiet: bool = False) -> Iterator[Any]:
     except RetentionError as exc:
         _fail(str(exc))
     except SQLAlchemyError as exc:
-        _fail(f"the database refused or cannot be reached ({type(exc).__name__}); "
+        _fail("the database refused or cannot be reached "
+              f"({database_problem(exc, settings.database_url)}); "
               "is it migrated? (records-gateway db upgrade)")
     finally:
         engine.dispose()
@@ -343,4 +344,4 @@ def hold_list(include_released: bool, fmt: str) -> None:
     with _service() as service:
         holds = service.holds(include_released=include_released)
     rows = ({name: _plain(getattr(h, name)) for name in HOLD_FIELDS} for h in holds)
-    _write({"holds": len(holds)}, rows, fmt, HOLD_FIELDS, "holds")
+    _write({"count": len(holds)}, rows, fmt, HOLD_FIELDS, "holds")

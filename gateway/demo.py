@@ -1,7 +1,8 @@
 """Sample data for the embedded default: a few students, their records, and requesters
 matching the development OpenID provider's clients and users (deploy/dev-idp).
 
-Idempotent: running it again adds nothing that is already there.
+Idempotent: running it again adds nothing that is already there. Run for another issuer
+(the provider on another port), it moves the sample logins to that issuer.
 """
 
 from __future__ import annotations
@@ -60,7 +61,12 @@ class Seeded:
     records: list[tuple[str, str, str]]  # (SIS id, record type, record id)
 
 
+# The graduate's own login (_portal_samples).
+GRADUATE_LOGIN = "student.johnson"
+
+
 def seed(uow: UnitOfWork, issuer: str) -> Seeded:
+    _move_logins(uow, issuer)
     requesters = {}
     for subject, category, name, organization in REQUESTERS:
         requester = uow.requesters.by_subject(issuer, subject) or uow.requesters.add(
@@ -123,7 +129,22 @@ def _portal_samples(uow: UnitOfWork, requesters: dict[str, models.Requester],
             parent_id=rivera.id, student_id=junior.id, parent_type=ParentType.NATURAL))
     # The graduate's own login: the rights to SIS-1003's records are now the student's.
     issuer = custodian.issuer
-    if uow.requesters.by_subject(issuer, "student.johnson") is None:
+    if uow.requesters.by_subject(issuer, GRADUATE_LOGIN) is None:
         uow.requesters.add(models.Requester(
-            issuer=issuer, subject="student.johnson", display_name="Riley Johnson",
+            issuer=issuer, subject=GRADUATE_LOGIN, display_name="Riley Johnson",
             category=Cat.STUDENT, student_id=graduate.id))
+
+
+def _move_logins(uow: UnitOfWork, issuer: str) -> None:
+    """If an earlier seed was for another issuer, its sample logins become this issuer's,
+    with the guardianships and consents that name them. Seeding them beside the old ones
+    would give SIS-1003 a second login, which the database refuses."""
+    graduate = uow.students.by_sis_id("SIS-1003")
+    login = uow.requesters.of_student(graduate.id) if graduate is not None else None
+    if login is None or login.subject != GRADUATE_LOGIN or login.issuer == issuer:
+        return
+    earlier = login.issuer
+    for subject in [GRADUATE_LOGIN, *(subject for subject, *_ in REQUESTERS)]:
+        requester = uow.requesters.by_subject(earlier, subject)
+        if requester is not None:
+            requester.issuer = issuer

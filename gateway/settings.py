@@ -1,6 +1,7 @@
 """Settings: read once at start-up from config/settings.toml, then GATEWAY_* variables.
 
-Nothing else in the gateway reads the environment. A bad value stops start-up with a
+Nothing else in the gateway reads the environment (but for GATEWAY_DEBUG, which the
+command's entry point reads to show a traceback). A bad value stops start-up with a
 message naming the setting.
 """
 
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.records_requests.config import RequestsConfigError, load_requests_config
+from gateway.store.db import usable_database_url
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPOSITORY / "config"
@@ -137,9 +139,24 @@ def _read_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(f)
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not UTF-8 text") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{path}: {exc}") from None
-    return data.get("gateway", {})
+    section = data.get("gateway", {})
+    if not isinstance(section, dict):
+        raise SettingsError(f"{path}: gateway: must be a table ([gateway])")
+    known = {f.name for f in fields(Settings)}
+    for key, value in section.items():
+        # The environment gives strings; so must the file (a boolean where one is meant),
+        # or the value fails later, far from the file, as a TypeError.
+        if key not in known:
+            raise SettingsError(f"{path}: [gateway] {key}: unknown setting")
+        if key in _BOOLS and not isinstance(value, (bool, str)):
+            raise SettingsError(f"{path}: [gateway] {key}: must be true or false")
+        if key not in _BOOLS and not isinstance(value, str):
+            raise SettingsError(f"{path}: [gateway] {key}: must be a string")
+    return section
 
 
 def _boolean(value: Any, variable: str) -> bool | None:
@@ -159,9 +176,10 @@ def check(s: Settings) -> None:
         raise bad("GATEWAY_ENVIRONMENT", f"must be one of {', '.join(ENVIRONMENTS)}")
     if s.log_format not in LOG_FORMATS:
         raise bad("GATEWAY_LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
-    scheme = urlsplit(s.database_url).scheme.split("+")[0]
-    if scheme not in ("sqlite", "postgresql"):
-        raise bad("DATABASE_URL", "must be a sqlite:/// or postgresql+psycopg:// URL")
+    try:  # parsed and its driver imported here, not in every worker or command
+        usable_database_url(s.database_url)
+    except ValueError as exc:
+        raise bad("DATABASE_URL", str(exc)) from None
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -179,12 +197,12 @@ def check(s: Settings) -> None:
     if not s.audit_origin.strip() or any(c < " " for c in s.audit_origin):
         raise bad("GATEWAY_AUDIT_ORIGIN", "one line naming the log, e.g. "
                   "records.example-usd.k12.ca.us/access-log")
-    if s.oidc_issuer and urlsplit(s.oidc_issuer).scheme not in ("http", "https"):
+    if s.oidc_issuer and _scheme(s.oidc_issuer) not in ("http", "https"):
         raise bad("GATEWAY_OIDC_ISSUER", "must be an http(s) URL")
     if s.oidc_client_id and not s.oidc_client_secret:
         raise bad("GATEWAY_OIDC_CLIENT_SECRET", "the portal's OpenID client needs its secret")
     if s.environment == "production":
-        if urlsplit(s.oidc_issuer).scheme != "https":
+        if _scheme(s.oidc_issuer) != "https":
             raise bad("GATEWAY_OIDC_ISSUER", "production needs the issuer's https URL")
         if s.key_file is None and s.kek is None:
             raise bad("GATEWAY_KEY_FILE", "production needs a key-encryption key")
@@ -194,3 +212,21 @@ def check(s: Settings) -> None:
             raise bad("GATEWAY_AUDIT_SIGNING_KEY_FILE", "production needs the access log's "
                       "checkpoint signing key (or, for a web tier that signs nothing, "
                       "GATEWAY_AUDIT_VERIFIER_KEY_FILE)")
+
+
+def _scheme(url: str) -> str | None:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # e.g. an unclosed IPv6 bracket: not a URL at all
+        return None
+
+
+def make_data_dir(settings: Settings) -> Path:
+    """The data directory, made if need be: where the gateway keeps what it makes itself
+    (development keys and secret, the default SQLite database)."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"GATEWAY_DATA_DIR: cannot make {settings.data_dir} a directory "
+                            f"({exc.strerror})") from None
+    return settings.data_dir

@@ -121,6 +121,8 @@ def load_pack(path: str | Path) -> PolicyPack:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyPackError(f"{path}: cannot read the policy pack ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise PolicyPackError(f"{path}: cannot read the policy pack (not UTF-8 text)") from None
     return parse_pack(text, source=str(path))
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app
 
-from gateway.settings import Settings
+from gateway.settings import Settings, make_data_dir
 
 SESSION_COOKIE_NAME = "records_gateway_session"  # distinct: cookies ignore ports
 SESSION_LIFETIME = timedelta(hours=8)
@@ -28,7 +28,7 @@ def session_secret(settings: Settings) -> str:
         raise RuntimeError("production needs GATEWAY_SECRET_KEY")
     path = settings.data_dir / "development-session-secret.txt"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_data_dir(settings)
         # Written aside then linked into place: a worker that loses the race reads the
         # winner's secret (as for the development key-encryption key).
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")

@@ -31,6 +31,8 @@ def load_requests_config(path: str | Path) -> RequestsConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RequestsConfigError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RequestsConfigError(f"{path}: not UTF-8 text") from None
     return parse_requests_config(text, source=str(path))
 
 

@@ -46,6 +46,27 @@ def database_url(url: str | URL) -> URL:
     return parsed
 
 
+def usable_database_url(url: str | URL) -> URL:
+    """``database_url(url)`` if the gateway can keep its data there with the drivers
+    installed; otherwise ValueError saying why, without the URL (it may hold a password)."""
+    try:
+        parsed = database_url(url)
+    except (exc.ArgumentError, ValueError):
+        raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL") from None
+    if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
+        raise ValueError("an in-memory SQLite database keeps nothing; give a file, "
+                         "e.g. sqlite:////srv/records-gateway/gateway.db")
+    driver = parsed.get_driver_name()
+    try:
+        dialect = parsed.get_dialect()
+        if dialect.is_async:  # the gateway's sessions are synchronous
+            raise ValueError(f"{driver} is an asyncio driver; use postgresql+psycopg://")
+        dialect.import_dbapi()
+    except (exc.NoSuchModuleError, ImportError):
+        raise ValueError(f"the database driver {driver!r} is not installed") from None
+    return parsed
+
+
 def make_engine(url: str | URL, *, ping_after_idle: float = PING_AFTER_IDLE_S,
                 **options: Any) -> Engine:
     """An engine for ``url``, set up for its backend; ``options`` go to create_engine."""
@@ -129,10 +150,13 @@ class _WriterQueue:
         os.close(self.fd)
 
 
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
 def _queue_path(url: URL) -> str | None:
     database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or \
-            url.query.get("mode") == "memory":
+    if _in_memory(url) or database.startswith("file:"):
         return None  # in memory, or a URI: no file of ours beside it
     return f"{database}-writers.lock"
 

@@ -142,7 +142,9 @@ def test_holds_from_the_command(gateway: Gateway) -> None:
     released = gateway("hold", "release", hold_id, "--reason", "copies sent",
                        "--custodian", gateway.custodian.subject)
     assert released.exit_code == 0
-    assert gateway("hold", "list").stdout.startswith("holds       0")
+    assert gateway("hold", "list").stdout.startswith("count       0")
+    listed = json.loads(gateway("hold", "list", "--all", "--format", "json").stdout)
+    assert listed["count"] == 1 and listed["holds"][0]["id"] == hold_id
     assert len(list(csv.DictReader(io.StringIO(
         gateway("hold", "list", "--all", "--format", "csv").stdout)))) == 1
 

@@ -116,3 +116,27 @@ def test_given_only_the_verifier_key_the_log_is_verified_and_never_signed(
     assert verified.exit_code == 0, verified.output
     assert refused.exit_code == 2
     assert refused.output.count("\n") == 1 and "GATEWAY_AUDIT_SIGNING_KEY_FILE" in refused.output
+
+
+@pytest.mark.parametrize("content", ["", "garbage\n", "origin\n5\n\n— key c2ln\n"])
+def test_verifying_against_a_file_that_is_no_checkpoint_is_bad_input(
+        gateway, tmp_path: Path, content: str) -> None:
+    (tmp_path / "kept.txt").write_text(content)
+
+    done = gateway("verify", "--checkpoint", str(tmp_path / "kept.txt"), check=False)
+
+    assert done.exit_code == 2
+    assert done.stderr.startswith(f"records-gateway: audit: {tmp_path / 'kept.txt'} is not a "
+                                  "checkpoint")
+    assert done.stdout == ""
+
+
+def test_a_kept_checkpoint_that_does_not_verify_is_tampering(gateway, tmp_path: Path) -> None:
+    note = gateway("checkpoint").stdout
+    origin, size, rest = note.split("\n", 2)
+    (tmp_path / "kept.txt").write_text(f"{origin}\n{int(size) + 1}\n{rest}")
+
+    done = gateway("verify", "--checkpoint", str(tmp_path / "kept.txt"), check=False)
+
+    assert done.exit_code == 1
+    assert done.stdout.startswith("FAILED"), done.stdout

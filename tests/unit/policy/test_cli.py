@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
@@ -93,3 +94,42 @@ def test_explain_refuses_bad_json_in_one_line() -> None:
 
     assert result.exit_code == 2
     assert result.stderr.startswith("records-gateway: standard input: not JSON")
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+LONG_NUMBER = "1" * 5000
+
+
+def test_check_names_each_line_python_cannot_read_as_json(tmp_path) -> None:
+    overlong = json.dumps(CASE).replace('"grade_completed": 6',
+                                        f'"grade_completed": {LONG_NUMBER}')
+
+    result = check(write_cases(tmp_path, CASE, DEEP, overlong))
+
+    assert result.exit_code == 2, result.exception
+    assert "cases.jsonl line 2: not JSON that can be read (nested too deeply)" in result.stderr
+    assert "cases.jsonl line 3: not JSON that can be read (a number longer than" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("question, problem", [
+    (DEEP, "nested too deeply"), (LONG_NUMBER, "a number longer than 4300 digits")])
+def test_explain_refuses_json_python_cannot_read_in_one_line(question: str,
+                                                             problem: str) -> None:
+    result = CliRunner().invoke(main, ["policy", "explain"], input=question)
+
+    assert result.exit_code == 2, result.exception
+    assert result.stderr == ("records-gateway: standard input: not JSON that can be read "
+                             f"({problem})\n")
+
+
+def test_a_pack_that_is_not_text_is_one_line_naming_it(tmp_path) -> None:
+    pack = tmp_path / "pack.toml"
+    pack.write_bytes(b"\x00\x01\xff\xfe")
+
+    result = CliRunner().invoke(main, ["policy", "check", "--pack", str(pack),
+                                       write_cases(tmp_path, CASE)])
+
+    assert result.exit_code == 2, result.exception
+    assert result.stderr == (f"records-gateway: {pack}: cannot read the policy pack "
+                             "(not UTF-8 text)\n")
