@@ -15,6 +15,7 @@ from datetime import date
 from gateway.policy.decision import Decision, Obligation, Outcome, Requirement
 from gateway.policy.facts import (
     AccessQuestion,
+    Action,
     Consent,
     ConsentGiver,
     OrganizationType,
@@ -66,13 +67,40 @@ class Situation:
                 and self.age is not None and self.age >= 18)
 
     @property
+    def student_16_or_past_grade_10(self) -> bool:
+        grade = self.student.grade_completed
+        return (self.age is not None and self.age >= 16) or (grade is not None and grade >= 10)
+
+    @property
     def requester_is_log_exempt(self) -> bool:
-        """Ed Code 49064: the log need not list parents, eligible students, and school
-        officials or employees with a legitimate educational interest."""
+        """Ed Code 49064: the log need not list parents and students with their own access
+        to the records (Ed Code 49069, 49076: a parent holding the rights or of a dependent
+        adult, an adult student, a student of 16 or past the 10th grade), and school
+        officials or employees with a legitimate educational interest. Anyone else who
+        asks is listed, a parent without those rights too."""
         r = self.requester
-        if r.category in (Cat.PARENT, Cat.STUDENT, Cat.CUSTODIAN):
+        if r.category is Cat.PARENT:
+            return not r.access_revoked_by_court and bool(
+                self.parent_holds_rights or self.student.tax_dependent)
+        if r.category is Cat.STUDENT:
+            return bool(self.rights_passed) or self.student_16_or_past_grade_10
+        if r.category is Cat.CUSTODIAN:
             return True
         return r.category is Cat.SCHOOL_OFFICIAL and r.states_an_interest
+
+    @property
+    def asks_for_information(self) -> bool:
+        """The log lists those requesting or receiving information from the records:
+        not those challenging a record or adding to it."""
+        return self.question.action not in (Action.CHALLENGE, Action.ADD_RECORD)
+
+    @property
+    def directory_information_as_such(self) -> bool:
+        """Directory information the district may release as such (Ed Code 49073): not
+        restricted by the parent, and not to a private profit-making entity."""
+        return (self.record_type is RecordType.DIRECTORY_INFORMATION
+                and not self.student.directory_opt_out
+                and self.requester.organization_type is not OrganizationType.PRIVATE_FOR_PROFIT)
 
     def purpose_is(self, *purposes: Purpose) -> bool:
         return self.purpose in purposes
@@ -84,10 +112,10 @@ class Situation:
 
     @property
     def log_exempt(self) -> bool:
-        """Ed Code 49064's exemptions that hang on the request rather than on the party:
-        the exempt requesters, and anyone obtaining directory information."""
-        return (self.requester_is_log_exempt
-                or self.record_type is RecordType.DIRECTORY_INFORMATION)
+        """No Ed Code 49064 entry: the exempt requesters, anyone obtaining directory
+        information the district releases as such, and whoever asks for no information."""
+        return (self.requester_is_log_exempt or self.directory_information_as_such
+                or not self.asks_for_information)
 
     def permit(self, clause_id: str, reason: str, *, obligations: tuple[Obligation, ...] = (),
                log: bool | None = None, also_cite: tuple[str, ...] = ()) -> Decision:
@@ -110,7 +138,8 @@ class Situation:
         if not clause.reaches(self.record_type):
             return self.out_of_scope(clause)
         return Decision(Outcome.PENDING, clause_id, _cite(clause.citations, also_cite), reason,
-                        obligations=obligations, requires=requires, log_required=True)
+                        obligations=obligations, requires=requires,
+                        log_required=not self.log_exempt)
 
     def deny(self, clause_id: str, reason: str, *, also_cite: tuple[str, ...] = ()) -> Decision:
         clause = self._clause(clause_id)
@@ -170,13 +199,12 @@ def student_access(s: Situation) -> Decision | None:
         return s.permit("adult_student", "The student is 18 or older, or attends a "
                         "postsecondary institution, and holds the rights to the records.",
                         log=False)
-    grade = s.student.grade_completed
-    if (s.age is not None and s.age >= 16) or (grade is not None and grade >= 10):
+    if s.student_16_or_past_grade_10:
         return s.permit("student_16_or_grade_10", "The student is 16 or older, or has "
                         "completed the 10th grade.", log=False)
     if s.age is None:
         return s.missing("student_16_or_grade_10", "the student's birth date")
-    if grade is None:
+    if s.student.grade_completed is None:
         return s.missing("student_16_or_grade_10", "the grade the student has completed")
     return s.deny("student_16_or_grade_10", "The student is under 16 and has not completed the "
                   "10th grade; the parents exercise the rights to the records.")
@@ -232,7 +260,10 @@ def other_school_access(s: Situation) -> Decision | None:
                       "the student's enrollment or transfer.")
     return s.permit("other_school_enrollment", "A school where the student is enrolled or "
                     "seeks to enroll, for the enrollment or transfer.",
-                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE))
+                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE),
+                    # Expulsion records go to the next school on its request.
+                    also_cite=("Education Code 48918",)
+                    if s.record_type is RecordType.EXPULSION_ORDER else ())
 
 
 def private_school_access(s: Situation) -> Decision | None:
@@ -558,9 +589,7 @@ def access_log_readers(s: Situation) -> Decision | None:
                             log=False)
         return s.deny("access_log_readers", "The rights have passed to the adult student.")
     if c is Cat.STUDENT:
-        grade = s.student.grade_completed
-        if s.rights_passed or (s.age is not None and s.age >= 16) or (
-                grade is not None and grade >= 10):
+        if s.rights_passed or s.student_16_or_past_grade_10:
             return s.permit("access_log_readers", "An adult student, or a student 16 or older "
                             "or past the 10th grade, may read the access log.", log=False)
         return s.deny("access_log_readers", "A student under 16 who has not completed the "

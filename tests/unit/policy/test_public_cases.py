@@ -12,8 +12,11 @@ from gateway.cli import main
 from tests.conftest import REPOSITORY
 
 # The project keeps its own copy so the suite is hermetic; the shared file, when it is
-# beside the checkout, is checked too in case it has grown.
-CASE_FILES = [REPOSITORY / "tests" / "cases" / "ar5125-public.jsonl"]
+# beside the checkout, is checked too in case it has grown. ar5125-project.jsonl holds
+# cases of the same kinds that reviews of the engine against the regulation wrote, each
+# with the reading in its note.
+CASE_FILES = [REPOSITORY / "tests" / "cases" / "ar5125-public.jsonl",
+              REPOSITORY / "tests" / "cases" / "ar5125-project.jsonl"]
 SHARED = REPOSITORY.parent / "shared" / "ar5125-cases" / "public.jsonl"
 if SHARED.exists():
     CASE_FILES.append(SHARED)
