@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from gateway.portal.reasons import in_readers_language
 from gateway.portal.security import add_page_headers
 from gateway.services import enrolment, registry
 from gateway.services.access import (
@@ -135,20 +136,21 @@ def _register_error_pages(bp: Blueprint) -> None:
     def refused(exc: RequestRefused):
         return error_page(403, _("The records cannot be given to you"), _(
             "Under the district's rules the records cannot be given to you: %(reason)s "
-            "(%(basis)s)", reason=exc.decision.reason,
+            "(%(basis)s)", reason=in_readers_language(exc.decision.reason),
             basis="; ".join(exc.decision.citations)))
 
     @bp.errorhandler(ChallengeRefused)
     def challenge_refused(exc: ChallengeRefused):
         return error_page(403, _("Not for you to do"), _(
             "Under the district's rules you cannot do this for this student: %(reason)s "
-            "(%(basis)s)", reason=exc.decision.reason,
+            "(%(basis)s)", reason=in_readers_language(exc.decision.reason),
             basis="; ".join(exc.decision.citations)))
 
     @bp.errorhandler(DirectoryChoiceRefused)
     def directory_refused(exc: DirectoryChoiceRefused):
         return error_page(403, _("Not for you to do"), _(
-            "You cannot change this for this student: %(reason)s", reason=str(exc)))
+            "You cannot change this for this student: %(reason)s",
+            reason=in_readers_language(str(exc))))
 
     @bp.errorhandler(ChallengeAlreadyDecided)
     def challenge_decided(_exc: ChallengeAlreadyDecided):
@@ -174,7 +176,8 @@ def _register_error_pages(bp: Blueprint) -> None:
     @bp.errorhandler(ConsentRefused)
     def consent_refused(exc: ConsentRefused):
         return error_page(403, _("This consent cannot be given"), _(
-            "The consent was not recorded: %(reason)s.", reason=exc.reason))
+            "The consent was not recorded: %(reason)s.",
+            reason=in_readers_language(exc.reason)))
 
     @bp.errorhandler(enrolment.CustodianOnly)
     @bp.errorhandler(enrolment.NotARecordKeeper)

@@ -197,3 +197,14 @@ def test_an_adult_student_signs_in_to_their_own_records(portal, new_page, axe_so
            ).to_be_visible()
     assert_accessible(page, axe_source)
     screenshot(page, portal, "students-adult-en")
+
+
+def test_a_refusal_is_explained_in_the_parents_language(portal, new_page) -> None:
+    # The engine speaks English; the portal gives its reasons in the reader's language.
+    page = new_page("es-MX")
+    sign_in(page, portal, "parent.johnson", path="/students/SIS-1003/access-log")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "No se le pueden entregar los expedientes")
+    expect(page.locator("main")).to_contain_text(
+        "Los derechos pasaron al estudiante adulto.")
