@@ -13,10 +13,9 @@ class AccessArgsSchema(Schema):
                                       "`educational_interest`, `enrollment_transfer`"})
     legitimate_educational_interest = fields.String(
         load_default="", validate=_TEXT,
-        metadata={"description": "The interest, for officials and contractors (AR 5125(i))"})
-    emergency_threat = fields.String(
-        load_default="", validate=_TEXT,
-        metadata={"description": "The threat to health or safety, for an emergency release"})
+        metadata={"description": "The interest, for officials and contractors (AR 5125(i)). "
+                  "An emergency is not stated here: the custodian records the district's "
+                  "determination (POST /v1/students/{sis_id}/emergencies)"})
 
 
 class DecisionRequestSchema(AccessArgsSchema):

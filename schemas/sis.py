@@ -321,3 +321,33 @@ class RegisteredRequesterSchema(Schema):
     volunteer = fields.Boolean(required=True)
     active = fields.Boolean(required=True)
     agreements = fields.List(fields.Nested(AgreementSchema), required=True)
+
+
+# --- emergencies (AR 5125(f), discretionary item 1; 34 CFR 99.36) ---------------------
+
+
+class EmergencyWriteSchema(Schema):
+    recipient_subject = fields.String(
+        required=True, validate=[validate.Length(min=1, max=255), one_line],
+        metadata={"description": "The party whose knowledge of the records is necessary, as "
+                  "registered with the gateway"})
+    threat = fields.String(required=True, validate=[validate.Length(min=3, max=2000),
+                                                    plain_text],
+                           metadata={"description": "The articulable and significant threat "
+                                     "to the health or safety of the student or others"})
+    ends_on = fields.Date(required=True, metadata={
+        "description": "The last day the emergency stands (today at the earliest)"})
+
+
+class EmergencySchema(Schema):
+    id = fields.UUID(required=True)
+    sis_id = fields.String(required=True)
+    recipient_subject = fields.String(required=True)
+    threat = fields.String(required=True)
+    determined_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+
+
+class EmergencyListSchema(Schema):
+    sis_id = fields.String(required=True)
+    emergencies = fields.List(fields.Nested(EmergencySchema), required=True)

@@ -45,7 +45,7 @@ def _request(caller_args: dict[str, Any], sis_id: str, record_id: uuid.UUID) -> 
         caller=g.caller, student_sis_id=sis_id, record_id=record_id,
         purpose=caller_args["purpose"],
         legitimate_educational_interest=caller_args["legitimate_educational_interest"],
-        emergency_threat=caller_args["emergency_threat"], request_id=g.request_id)
+        request_id=g.request_id)
 
 
 def _log(decision: Decision) -> None:

@@ -24,6 +24,9 @@ from gateway.services import find
 from gateway.services.enrolment import (
     AdditionRefused,
     CustodianOnly,
+    EmergencyOnFile,
+    EmergencyRefused,
+    EmergencyWrite,
     GuardianSaved,
     GuardianWrite,
     InvalidStudent,
@@ -50,6 +53,9 @@ from gateway.services.registry import (
 from gateway.store.errors import ImportRejected, RecordRefused
 from schemas.sis import (
     AgreementWriteSchema,
+    EmergencyListSchema,
+    EmergencySchema,
+    EmergencyWriteSchema,
     GuardianSchema,
     GuardianWriteSchema,
     ImportArgsSchema,
@@ -280,6 +286,35 @@ class JudicialOrders(MethodView):
         return _judicial_order(entered), 201
 
 
+@blp.route("/students/<string:sis_id>/emergencies")
+class Emergencies(MethodView):
+    @blp.doc(**_SECURED)
+    @blp.response(200, EmergencyListSchema, description="Newest first")
+    @_errors(401, 403, 404, 503)
+    def get(self, sis_id: str):
+        """The district's emergency determinations for the student (custodian of records
+        only)."""
+        found = find().enrolment.emergencies(_writer(), sis_id)
+        return {"sis_id": sis_id, "emergencies": [_emergency(e) for e in found]}
+
+    @blp.doc(**_SECURED)
+    @blp.arguments(EmergencyWriteSchema)
+    @blp.response(201, EmergencySchema, description="Recorded: the party's reads until it "
+                  "ends are emergency disclosures")
+    @_errors(401, 403, 404, 503)
+    def post(self, args: dict[str, Any], sis_id: str):
+        """Record the district's determination that a party's knowledge of the student's
+        records is necessary in an emergency (custodian of records only; 34 CFR 99.36)."""
+        return _emergency(find().enrolment.determine_emergency(
+            _writer(), EmergencyWrite(sis_id=sis_id, **args))), 201
+
+
+def _emergency(on_file: EmergencyOnFile) -> dict[str, Any]:
+    d = on_file.determination
+    return {"id": d.id, "sis_id": on_file.sis_id, "recipient_subject": on_file.recipient_subject,
+            "threat": d.threat, "determined_on": d.determined_on, "ends_on": d.ends_on}
+
+
 @blp.route("/judicial-orders/<uuid:order_id>")
 class JudicialOrderById(MethodView):
     @blp.doc(**_SECURED)
@@ -414,6 +449,11 @@ def unknown_requester(_exc: UnknownRequester):
 @blp.errorhandler(AgreementRefused)
 def agreement_refused(exc: AgreementRefused):
     return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.", kind="agreement-refused")
+
+
+@blp.errorhandler(EmergencyRefused)
+def emergency_refused(exc: EmergencyRefused):
+    return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.", kind="emergency-refused")
 
 
 @blp.errorhandler(UnknownJudicialOrder)

@@ -61,7 +61,6 @@ class RecordRequest:
     record_id: uuid.UUID
     purpose: str
     legitimate_educational_interest: str = ""
-    emergency_threat: str = ""
     request_id: str = ""
 
 
@@ -171,7 +170,8 @@ class RecordAccessService(DistrictService):
                 consent=consents[0].as_fact() if consents else None,
                 written_agreement=found.written_agreement,
                 written_certification=found.written_certification,
-                emergency_threat=request.emergency_threat,
+                # The district's determination, never the requester's word (34 CFR 99.36).
+                emergency_threat=found.emergency_threat,
                 **models.judicial_evidence(found.judicial_orders, record.record_type, today),
             ),
         )
@@ -227,10 +227,9 @@ def engine_requester(requester: models.Requester, guardianship: models.Guardians
 
 
 def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
-                     record_type: RecordType, now: datetime, today: date, *,
-                     emergency_threat: str = "") -> Evidence:
+                     record_type: RecordType, now: datetime, today: date) -> Evidence:
     """What the district holds for this requester and student: papers, consents, court
-    orders and subpoenas."""
+    orders and subpoenas, an emergency it determined."""
     kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
     # A consent that covers the record is the one to weigh; failing that, show the engine
     # the first on file so that its refusal can say what is wrong with it.
@@ -241,7 +240,7 @@ def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.
         consent=consents[0].as_fact() if consents else None,
         written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
         written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
-        emergency_threat=emergency_threat,
+        emergency_threat=uow.emergencies.threat_on(student_id, requester_id, today),
         **models.judicial_evidence(uow.judicial_orders.of_student(student_id, requester_id),
                                    record_type, today),
     )

@@ -73,6 +73,10 @@ class JudicialOrderRefused(EnrolmentError):
     """A court order or subpoena as entered cannot be true (e.g. served in the future)."""
 
 
+class EmergencyRefused(EnrolmentError):
+    """An emergency determination as entered cannot be true (it ends before today)."""
+
+
 class AdditionRefused(Refused, EnrolmentError):
     """The AR 5125 engine did not permit the addition; nothing was written."""
 
@@ -146,6 +150,23 @@ class JudicialOrderWrite:
     records: frozenset[RecordType] | None = None  # none: every record
     court_instructs_no_notice: bool = False
     parent_notified_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyWrite:
+    """The district's determination of an emergency, as the custodian records it."""
+
+    sis_id: str
+    recipient_subject: str  # the party whose knowledge of the records is necessary
+    threat: str  # the articulable and significant threat, as the district found it
+    ends_on: date  # the last day it stands
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyOnFile:
+    determination: models.EmergencyDetermination
+    sis_id: str
+    recipient_subject: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,11 +321,7 @@ class EnrolmentService(DistrictService):
         with self._uow() as uow:
             custodian = custodian_of_records(uow, writer, "enters a court order or subpoena")
             student = _student(uow, write.sis_id)
-            recipient = uow.requesters.by_subject(writer.caller.issuer,
-                                                  write.recipient_subject)
-            if recipient is None or not recipient.active:
-                raise UnknownRecipient("the party the order names is not registered with "
-                                       "the gateway; register it first")
+            recipient = _recipient(uow, writer, write.recipient_subject)
             _not_after(today, served_on=write.served_on,
                        parent_notified_on=write.parent_notified_on)
             order = uow.judicial_orders.add(models.JudicialOrder(
@@ -354,6 +371,35 @@ class EnrolmentService(DistrictService):
             custodian_of_records(uow, writer, "reads the court orders and subpoenas")
             return [_on_file(uow, order)
                     for order in uow.judicial_orders.in_force_on(self._today())]
+
+    # -- emergencies (AR 5125(f), discretionary item 1; 34 CFR 99.36) ------------------
+
+    def determine_emergency(self, writer: Writer, write: EmergencyWrite) -> EmergencyOnFile:
+        """Record the district's finding that the party's knowledge of the student's records
+        is necessary to protect someone's health or safety, from today to ``ends_on``
+        (custodian only: the district decides, not the one who asks). The party's reads
+        in that time are emergency disclosures, with the threat recorded."""
+        today = self._today()
+        if write.ends_on < today:
+            raise EmergencyRefused("an emergency does not end before it is determined")
+        with self._uow() as uow:
+            custodian = custodian_of_records(uow, writer, "determines an emergency")
+            student = _student(uow, write.sis_id)
+            recipient = _recipient(uow, writer, write.recipient_subject)
+            determination = uow.emergencies.add(models.EmergencyDetermination(
+                student_id=student.id, recipient_id=recipient.id, threat=write.threat,
+                determined_on=today, ends_on=write.ends_on, entered_by_id=custodian.id))
+            commit_write(uow)
+        return EmergencyOnFile(determination, student.sis_id, recipient.subject)
+
+    def emergencies(self, writer: Writer, sis_id: str) -> list[EmergencyOnFile]:
+        """The student's emergency determinations, newest first."""
+        with self._uow() as uow:
+            uow.read_snapshot()
+            custodian_of_records(uow, writer, "reads the emergency determinations")
+            student = _student(uow, sis_id)
+            return [EmergencyOnFile(d, sis_id, uow.requesters.get(d.recipient_id).subject)
+                    for d in uow.emergencies.of_student(student.id)]
 
     # -- records -------------------------------------------------------------------
 
@@ -416,6 +462,14 @@ def custodian_of_records(uow: UnitOfWork, writer: Writer, does: str) -> models.R
     if keeper.category is not RequesterCategory.CUSTODIAN:
         raise CustodianOnly(f"only the custodian of records {does}")
     return keeper
+
+
+def _recipient(uow: UnitOfWork, writer: Writer, subject: str) -> models.Requester:
+    recipient = uow.requesters.by_subject(writer.caller.issuer, subject)
+    if recipient is None or not recipient.active:
+        raise UnknownRecipient("the party named is not registered with the gateway; "
+                               "register it first")
+    return recipient
 
 
 def _on_file(uow: UnitOfWork, order: models.JudicialOrder) -> JudicialOrderOnFile:

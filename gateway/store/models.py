@@ -381,6 +381,31 @@ class JudicialOrder(Base):
                 "parent_notified_on": self.parent_notified_on}
 
 
+class EmergencyDetermination(Base):
+    """The district's determination that an articulable and significant threat to the
+    health or safety of the student or others makes a party's knowledge of the records
+    necessary (AR 5125(f), discretionary item 1; Ed Code 49076; 34 CFR 99.36), as the
+    custodian of records recorded it: the threat, the party, and the days it stands.
+
+    The threat is the district's finding, not what a requester says: a read names no
+    emergency of its own (anyone could), the engine sees only a determination on file.
+    """
+
+    __tablename__ = "emergency_determinations"
+    __table_args__ = (
+        sa.CheckConstraint("ends_on >= determined_on", name="ends_after_determined"),
+    )
+
+    id: Mapped[uuid_pk]
+    student_id: Mapped[uuid.UUID] = _fk("students.id")
+    recipient_id: Mapped[uuid.UUID] = _fk("requesters.id")
+    threat: Mapped[str] = mapped_column(sa.Text)
+    determined_on: Mapped[date]
+    ends_on: Mapped[date]  # the last day the emergency stands
+    entered_by_id: Mapped[uuid.UUID] = _fk("requesters.id", index=False)
+    created_at: Mapped[created_at]
+
+
 def judicial_evidence(orders: Iterable[JudicialOrder], record_type: RecordType,
                       day: date) -> dict[str, Any]:
     """The evidence of the order in force for the record that asks least of the district

@@ -32,6 +32,7 @@ from gateway.store.models import (
     AgreementKind,
     Base,
     Consent,
+    EmergencyDetermination,
     Guardianship,
     JudicialOrder,
     ObligationTask,
@@ -271,6 +272,34 @@ class AgreementRepository(_Repository):
                                                        Agreement.id)))
 
 
+class EmergencyRepository(_Repository):
+    def add(self, determination: EmergencyDetermination) -> EmergencyDetermination:
+        return self._add(determination)
+
+    def of_student(self, student_id: uuid.UUID) -> list[EmergencyDetermination]:
+        """The student's emergency determinations, newest first."""
+        return list(self.session.scalars(select(EmergencyDetermination).where(
+            EmergencyDetermination.student_id == student_id).order_by(
+            EmergencyDetermination.determined_on.desc(),
+            EmergencyDetermination.created_at.desc())))
+
+    def threat_on(self, student_id: uuid.UUID, recipient_id: uuid.UUID, day: date) -> str:
+        """The threat of the newest determination naming the party that stands on
+        ``day``; "" if none does."""
+        return self.session.scalar(_threat_standing(EmergencyDetermination.student_id
+                                                    == student_id,
+                                                    EmergencyDetermination.recipient_id
+                                                    == recipient_id, day=day)) or ""
+
+
+def _threat_standing(*where: Any, day: Any) -> Any:
+    return (select(EmergencyDetermination.threat)
+            .where(*where, EmergencyDetermination.determined_on <= day,
+                   EmergencyDetermination.ends_on >= day)
+            .order_by(EmergencyDetermination.determined_on.desc(),
+                      EmergencyDetermination.created_at.desc()).limit(1))
+
+
 class JudicialOrderRepository(_Repository):
     def add(self, order: JudicialOrder) -> JudicialOrder:
         return self._add(order)
@@ -369,6 +398,7 @@ class ReadFacts:
     written_certification: bool
     consents: tuple[Consent, ...]  # ConsentRepository.for_recipient's, in its order
     judicial_orders: tuple[JudicialOrder, ...]  # about the student, naming the requester
+    emergency_threat: str  # of a determination naming the requester standing today
 
 
 def _agreement_in_force(kind: AgreementKind) -> Any:
@@ -387,7 +417,11 @@ def _agreement_in_force(kind: AgreementKind) -> Any:
 _READ_FACTS = (
     select(Requester, Student, StudentRecord, Guardianship,
            _agreement_in_force(AgreementKind.WRITTEN_AGREEMENT),
-           _agreement_in_force(AgreementKind.WRITTEN_CERTIFICATION), Consent, JudicialOrder)
+           _agreement_in_force(AgreementKind.WRITTEN_CERTIFICATION), Consent, JudicialOrder,
+           _threat_standing(EmergencyDetermination.student_id == Student.id,
+                            EmergencyDetermination.recipient_id == Requester.id,
+                            day=bindparam("today", type_=EmergencyDetermination.ends_on.type))
+           .scalar_subquery())
     .select_from(Requester)
     .outerjoin(Student, Student.sis_id == bindparam("sis_id", type_=Student.sis_id.type))
     .outerjoin(StudentRecord, and_(
@@ -428,7 +462,8 @@ class ReadFactsRepository(_Repository):
                          guardianship=guardianship, written_agreement=bool(agreement),
                          written_certification=bool(certification),
                          consents=_distinct(row[6] for row in rows),
-                         judicial_orders=_distinct(row[7] for row in rows))
+                         judicial_orders=_distinct(row[7] for row in rows),
+                         emergency_threat=rows[0][8] or "")
 
 
 def _distinct(rows: Iterable[M | None]) -> tuple[M, ...]:

@@ -20,6 +20,7 @@ from gateway.store.records_requests import ChallengeRepository, RecordsRequestRe
 from gateway.store.repositories import (
     AgreementRepository,
     ConsentRepository,
+    EmergencyRepository,
     GuardianshipRepository,
     JudicialOrderRepository,
     ObligationRepository,
@@ -40,6 +41,7 @@ class UnitOfWork:
     agreements: AgreementRepository
     consents: ConsentRepository
     judicial_orders: JudicialOrderRepository  # court orders and subpoenas (Ed Code 49077)
+    emergencies: EmergencyRepository  # the district's emergency determinations (99.36)
     records: RecordRepository
     obligations: ObligationRepository
     read_facts: ReadFactsRepository  # an audited read's facts in one query
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.agreements = AgreementRepository(session)
         self.consents = ConsentRepository(session)
         self.judicial_orders = JudicialOrderRepository(session)
+        self.emergencies = EmergencyRepository(session)
         self.records = RecordRepository(session, self._keys)
         self.obligations = ObligationRepository(session)
         self.read_facts = ReadFactsRepository(session)

@@ -36,9 +36,10 @@ from tests.functional.conftest import client_id_for
 CASES = [json.loads(line) for line in
          (REPOSITORY / "tests" / "cases" / "ar5125-public.jsonl").read_text().splitlines()
          if line.strip()]
-# Evidence the district holds as papers and consents; court papers, parent notices and
-# de-identification are recorded by custodians in later work (issues 4 and 6).
-ON_FILE = {"written_agreement", "written_certification", "consent", "emergency_threat"}
+# Evidence the district holds: papers, consents, court orders and subpoenas with the
+# parent's notice, its emergency determinations. De-identification is not a read's.
+ON_FILE = {"written_agreement", "written_certification", "consent", "emergency_threat",
+           "court_order", "subpoena", "parent_notified_on", "court_instructs_no_notice"}
 
 
 def expressible(case: dict[str, Any]) -> bool:
@@ -90,6 +91,22 @@ def seed(uow: UnitOfWork, case: dict[str, Any], issuer: str) -> tuple[str, uuid.
                      else frozenset(RecordType(r) for r in consent["records"])),
             purpose=consent["purpose"], recipient=consent["recipient"],
             recipient_id=requester.id))
+    if evidence.get("emergency_threat"):
+        uow.emergencies.add(models.EmergencyDetermination(
+            student_id=student.id, recipient_id=requester.id,
+            threat=evidence["emergency_threat"], determined_on=date.fromisoformat(
+                case["as_of"]), ends_on=date.fromisoformat(case["as_of"]),
+            entered_by_id=requester.id))
+    if evidence.get("court_order") or evidence.get("subpoena"):
+        notified = evidence.get("parent_notified_on")
+        uow.judicial_orders.add(models.JudicialOrder(
+            student_id=student.id, recipient_id=requester.id,
+            kind=(models.JudicialOrderKind.COURT_ORDER if evidence.get("court_order")
+                  else models.JudicialOrderKind.SUBPOENA),
+            reference=case["id"], served_on=date(2026, 2, 1),
+            court_instructs_no_notice=evidence.get("court_instructs_no_notice", False),
+            parent_notified_on=date.fromisoformat(notified) if notified else None,
+            entered_by_id=requester.id))
     record = uow.records.add(
         student_id=student.id, record_type=RecordType(case["record"]["type"]),
         content=json.dumps({"case": case["id"]}).encode(), media_type="application/json",
@@ -109,7 +126,6 @@ def query_of(case: dict[str, Any]) -> dict[str, str]:
         "purpose": case["purpose"],
         "legitimate_educational_interest":
             case["requester"].get("legitimate_educational_interest", ""),
-        "emergency_threat": case["evidence"].get("emergency_threat", ""),
     }
 
 

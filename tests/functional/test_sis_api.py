@@ -640,7 +640,7 @@ def test_only_the_custodian_enters_an_order_and_only_one_that_can_be_true(
     is_problem(enters_order(sis, "SIS-2203"), 403, "custodian-only")
     assert is_problem(enters_order(custodian, "SIS-2203", recipient_subject="nobody"),
                       422)["errors"] == {"json": {"recipient_subject": [
-                          "the party the order names is not registered with the gateway; "
+                          "the party named is not registered with the gateway; "
                           "register it first"]}}
     is_problem(enters_order(custodian, "SIS-2203", served_on="2026-03-09"), 422,
                "judicial-order-refused")
@@ -726,3 +726,41 @@ def test_only_the_custodian_registers_and_never_a_parent_here(sis, custodian) ->
         "kind": "written_agreement", "purpose": "a study", "signed_on": "2026-02-02",
         "effective_from": "2026-01-02", "reference": "R-1"}, headers=custodian.headers),
         422, "agreement-refused")
+
+
+# --- emergencies (AR 5125(f), discretionary item 1; 34 CFR 99.36) -----------------------
+
+
+def test_an_emergency_is_the_districts_determination_not_the_requesters_word(
+        sis, custodian, attorney) -> None:
+    sis.enrols("SIS-2401", **MAYA)
+    record_id = sis.adds_record("SIS-2401", record_type="health").get_json()["id"]
+    claimed = attorney.reads("SIS-2401", record_id, purpose="emergency",
+                             emergency_threat="anything at all")
+    assert claimed.status_code == 403  # a requester cannot declare an emergency
+
+    determined = custodian.client.post("/v1/students/SIS-2401/emergencies", json={
+        "recipient_subject": ATTORNEY, "threat": "student collapsed; paramedics need the "
+        "allergy history", "ends_on": "2026-03-02"}, headers=custodian.headers)
+    read = attorney.reads("SIS-2401", record_id, purpose="emergency")
+
+    assert determined.status_code == 201, determined.get_json()
+    assert read.status_code == 200, read.get_json()
+    assert read.get_json()["decision"]["clause"] == "emergency"
+    assert "record_emergency_basis" in read.get_json()["decision"]["obligations"]
+    listed = custodian.client.get("/v1/students/SIS-2401/emergencies",
+                                  headers=custodian.headers).get_json()["emergencies"]
+    assert [(e["recipient_subject"], e["determined_on"]) for e in listed] == [
+        (ATTORNEY, "2026-03-02")]
+
+
+def test_only_the_custodian_determines_an_emergency_and_only_from_today(
+        sis, custodian, attorney) -> None:
+    sis.enrols("SIS-2402", **MAYA)
+    body = {"recipient_subject": ATTORNEY, "threat": "a threat", "ends_on": "2026-03-02"}
+
+    is_problem(sis.client.post("/v1/students/SIS-2402/emergencies", json=body,
+                               headers=sis.headers), 403, "custodian-only")
+    is_problem(custodian.client.post("/v1/students/SIS-2402/emergencies",
+                                     json={**body, "ends_on": "2026-03-01"},
+                                     headers=custodian.headers), 422, "emergency-refused")
