@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from flask_babel import gettext as _
 
 from gateway.portal import i18n
-from gateway.portal.web import PERSON_KEY, error_page, portal_blueprint, signed_in
+from gateway.portal.web import PERSON_KEY, error_page, local_path, portal_blueprint, signed_in
 from gateway.services import find
 from gateway.services.access import AccessError, Caller
 from gateway.settings import Settings
@@ -39,20 +39,13 @@ def _client():
     return oauth.create_client(CLIENT) if oauth is not None else None
 
 
-def _local(target: str | None) -> str | None:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return None
-
-
 @bp.get("/login")
 def login():
     client = _client()
     if client is None:
         return error_page(503, _("Sign-in is not available"), _(
             "The district has not configured sign-in for this site."))
-    session["next"] = _local(request.args.get("next")) or url_for("portal.students")
+    session["next"] = local_path(request.args.get("next")) or url_for("portal.students")
     try:
         return client.authorize_redirect(url_for("auth.callback", _external=True))
     except requests.RequestException:

@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from gateway.portal import i18n
 from gateway.portal.forms import LanguageForm
-from gateway.portal.web import login_required, portal_blueprint, signed_in
+from gateway.portal.web import local_path, login_required, portal_blueprint, signed_in
 from gateway.services import find
 from gateway.services.access import AccessError
 
@@ -51,7 +51,4 @@ def language():
                 find().portal.remember_language(caller, form.language.data)
             except AccessError:  # signed in but not registered: the session keeps it
                 pass
-    back = request.form.get("next", "")
-    if not (back.startswith("/") and not back.startswith(("//", "/\\"))):
-        back = url_for("portal.home")
-    return redirect(back)
+    return redirect(local_path(request.form.get("next")) or url_for("portal.home"))

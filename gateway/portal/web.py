@@ -69,6 +69,16 @@ def signed_in() -> Caller | None:
     return Caller(issuer=person["iss"], subject=person["sub"])
 
 
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: never an open redirect. Only
+    printable characters other than a backslash: a browser drops a tab or a line break
+    and reads a backslash as a slash, so "/\t/evil.example" would be "//evil.example"."""
+    if (target and target.startswith("/") and not target.startswith("//")
+            and all(" " < c != "\\" for c in target) and "\x7f" not in target):
+        return target
+    return None
+
+
 def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -98,6 +98,19 @@ def test_the_chosen_language_wins_over_the_browsers(make_app) -> None:
     assert 'lang="es"' in page and "Iniciar sesión" in page
 
 
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "/\t/evil.example",
+                                    "/\n/evil.example", "https://evil.example/"])
+def test_a_redirect_after_a_form_stays_on_this_site(make_app, target: str) -> None:
+    # A browser drops a tab or a line break and reads a backslash as a slash.
+    client = make_app().test_client()
+    token = csrf_token(client.get("/").get_data(as_text=True))
+
+    response = client.post("/language", data={"language": "es", "csrf_token": token,
+                                              "next": target})
+
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
 def test_an_unknown_language_is_not_kept(make_app) -> None:
     client = make_app().test_client()
     token = csrf_token(client.get("/").get_data(as_text=True))
