@@ -1,7 +1,10 @@
-"""The API's blueprints parse bodies with a parser that refuses what Python's json module
-cannot read safely: nesting deep enough to exhaust the recursion limit, and integers
-longer than the interpreter converts (4,300 digits). Both are a 400 like any invalid
-JSON body, not a 500."""
+"""The API's blueprints.
+
+They parse bodies with a parser that refuses what Python's json module cannot read
+safely: nesting deep enough to exhaust the recursion limit, and integers longer than the
+interpreter converts (4,300 digits). Both are a 400 like any invalid JSON body, not a
+500. And their answers carry student data, so none is kept by a cache.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +28,13 @@ class _Parser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = _Parser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_request(_no_store)
+
+
+def _no_store(response: flask.Response) -> flask.Response:
+    # Records, decisions, directories, the access log: no cache keeps a copy.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -337,6 +337,8 @@ def test_the_sis_adds_a_transcript_and_a_teacher_reads_it(sis, teacher) -> None:
                          legitimate_educational_interest="teaches English 7")
     assert read.status_code == 200, read.get_json()
     assert json.loads(base64.b64decode(read.get_json()["content_base64"])) == TRANSCRIPT
+    assert read.headers["Cache-Control"] == "no-store"  # no cache keeps a student's record
+    assert sis.lists_records("SIS-2001").headers["Cache-Control"] == "no-store"
 
 
 def test_an_addition_is_in_the_access_log_and_a_refused_one_is_not(sis, unit_of_work) -> None:
