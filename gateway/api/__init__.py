@@ -18,6 +18,7 @@ from gateway.problems import problem
 from gateway.services.access import (
     DisclosureNotRecorded,
     NoVerifiedRelationship,
+    PreviewNotAnswered,
     UnknownStudentOrRecord,
     UnregisteredRequester,
 )
@@ -77,6 +78,13 @@ def _register_problems(app: Flask) -> None:
         return problem(403, "No verified relationship", "The custodian of records has not "
                        "verified your relationship to this student (AR 5125(i)).",
                        kind="no-verified-relationship")
+
+    @app.errorhandler(PreviewNotAnswered)
+    def preview_not_answered(_exc: PreviewNotAnswered):
+        return problem(403, "Not answered as a preview", "The access log must list this "
+                       "request (Ed Code 49064), and its answer tells something of the "
+                       "student's records: read the record instead, which is decided the "
+                       "same way and entered in the log.", kind="preview-not-answered")
 
     @app.errorhandler(UnknownStudentOrRecord)
     def unknown(_exc: UnknownStudentOrRecord):

@@ -97,11 +97,13 @@ class DecisionPreview(MethodView):
     @blp.response(200, DecisionSchema, description="The decision; nothing is disclosed")
     @problems(blp, {
         401: "No valid access token",
-        403: "An unregistered requester, or a parent whose relationship is not verified",
+        403: "An unregistered requester, a parent whose relationship is not verified, or "
+             "a request the access log must list (read the record instead)",
         404: "No such record of that student",
         503: "The database or the OpenID provider cannot be reached"})
     def post(self, args: dict[str, Any]):
-        """Preview the decision a read would get, without disclosing or recording anything."""
+        """Preview the decision a read would get, without disclosing or recording anything
+        (for requests the access log need not list: district staff, the family)."""
         decision = find().record_access.preview(
             _request(args, args["student_sis_id"], args["record_id"]))
         _log(decision)

@@ -42,6 +42,11 @@ class UnknownStudentOrRecord(AccessError):
     """No such student, or no such record of that student."""
 
 
+class PreviewNotAnswered(AccessError):
+    """The request is one the access log must list: its answer tells something of the
+    student's records, so it is given only to a read, which is logged."""
+
+
 class DisclosureNotRecorded(AccessError):
     """The disclosure could not be written, so the record is not returned."""
 
@@ -137,13 +142,22 @@ class RecordAccessService(DistrictService):
                             content=content, duties=duties)
 
     def preview(self, request: RecordRequest) -> Decision:
-        """The decision the request would get, disclosing and recording nothing."""
+        """The decision the request would get, disclosing and recording nothing.
+
+        Only for a request the access log need not list (Ed Code 49064: district staff with
+        an interest, the family): an answer turns on the student's facts (an age, a
+        disability, an opt-out), so to anyone else it would tell something of the records
+        unlogged. They read instead: the same decision, entered in the log.
+        """
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
             uow.read_snapshot()
             question = self._question(uow, request, now, today)[3]
-            return self._policy.decide(question, today)
+            decision = self._policy.decide(question, today)
+        if decision.log_required:
+            raise PreviewNotAnswered("a request the access log must list is answered by a read")
+        return decision
 
     def _question(self, uow: UnitOfWork, request: RecordRequest, now: datetime, today: date):
         # One query: requester, student, record, guardianship, papers and consents.

@@ -308,6 +308,25 @@ def test_a_preview_decides_without_disclosing(client, unit_of_work, gateway_idp,
     assert access_log_of(unit_of_work, sis_id) == []
 
 
+def test_a_preview_tells_no_one_outside_the_log_exemptions_anything(
+        client, unit_of_work, gateway_idp, token_for) -> None:
+    # The answer would show the student's facts (here: a disability and a Penal Code 245
+    # expulsion) to a party whose requests the log must list, without an entry.
+    case = next(c for c in CASES if c["id"] == "law-01")
+    case = {**case, "evidence": {}}
+    with unit_of_work() as uow:
+        sis_id, record_id = seed(uow, case, gateway_idp.issuer)
+
+    response = client.post("/v1/decisions", json={
+        "student_sis_id": sis_id, "record_id": str(record_id), **query_of(case)},
+        headers={"Authorization": f"Bearer {token_for(RequesterCategory.LAW_ENFORCEMENT)}"})
+
+    assert response.status_code == 403
+    body = response.get_json()
+    assert body["type"].endswith(":preview-not-answered") and "decision" not in body
+    assert access_log_of(unit_of_work, sis_id) == []
+
+
 def test_the_request_line_carries_no_student_data(client, unit_of_work, gateway_idp,
                                                   token_for, teacher_case) -> None:
     with unit_of_work() as uow:
