@@ -269,7 +269,10 @@ class AccessLogService(DistrictService):
                     logged = uow.access_log.get(seq) if seq <= MAX_SEQ else None
                 except AccessLogError:
                     logged = None
-                if logged is None or logged.student_id != student.id:
+                # Only what the reader's page of the log shows: not, say, the other
+                # parent's consents or the custodian's searches.
+                if (logged is None or logged.student_id != student.id
+                        or not _listed(logged, also_by=requester.id)):
                     raise NoSuchEntry(f"the student's log has no entry {seq}")
                 bundle = self._proof_now(uow, seq)
             self._viewed(uow, reader, requester, student.id,
@@ -368,6 +371,13 @@ def _shown(uow: UnitOfWork, found: list[LoggedEntry]) -> tuple[ShownEntry, ...]:
                  for opened in uow.access_log.open(found))
 
 
+def _listed(entry: LoggedEntry, also_by: uuid.UUID | None) -> bool:
+    """Whether the student's 49064 log lists the entry (or, with ``also_by``, it is that
+    requester's own disclosure, which the portal shows its reader)."""
+    return entry.log_required or (also_by is not None and entry.requester_id == also_by
+                                  and entry.event is EventType.DISCLOSURE)
+
+
 def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, after: int | None,
                       limit: int, also_by: uuid.UUID | None = None) -> LogPage:
     """A page of the entries the student's 49064 log lists (and, with ``also_by``, that
@@ -379,8 +389,7 @@ def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, after: int | None,
         found = uow.access_log.search(student_id=student_id, after_seq=last, limit=MAX_PAGE)
         for entry in found:
             last, scanned = entry.seq, scanned + 1
-            if entry.log_required or (also_by is not None and entry.requester_id == also_by
-                                       and entry.event is EventType.DISCLOSURE):
+            if _listed(entry, also_by):
                 kept.append(entry)
                 if len(kept) == limit:
                     return LogPage(_shown(uow, kept), last)

@@ -25,7 +25,7 @@ from audit.verify import verify_log, verify_proof_bundle
 from gateway.audit_signing import SigningKeyError, audit_keys, log_signer
 from gateway.policy.facts import ParentType, RecordType, RequesterCategory
 from gateway.services.access import Caller
-from gateway.services.access_log import NotYetCheckpointed, Reader
+from gateway.services.access_log import NoSuchEntry, NotYetCheckpointed, Reader
 from gateway.settings import load_settings
 from gateway.store import models
 from gateway.store.access_log import LogSigner
@@ -273,15 +273,26 @@ def test_a_web_tier_given_only_the_verifier_key_checks_and_proves_but_signs_noth
 
     assert web.audit_keys.signer is None
     with pytest.raises(NotYetCheckpointed):  # no checkpoint yet, and it cannot sign one
-        web.access_log.student_log_proof(parent, SIS_ID, 0, purpose="review")
+        web.access_log.student_log_proof(parent, SIS_ID, 1, purpose="review")
     with unit_of_work() as uow:
         uow.access_log.checkpoint(checkpointer, CASE_DAY_NOON)
         uow.commit()
     integrity = get(client, token, "/v1/access-log/integrity").get_json()
-    _decision, bundle = web.access_log.student_log_proof(parent, SIS_ID, 0, purpose="review")
+    # Entry 1, the third party's refused request, is in the student's Ed Code 49064 log.
+    _decision, bundle = web.access_log.student_log_proof(parent, SIS_ID, 1, purpose="review")
 
     assert integrity["verification"]["ok"] is True
     assert verify_proof_bundle(bundle, checkpointer.verifier_key).ok
+
+
+def test_a_parent_proves_only_entries_their_log_shows(app, world, gateway_idp) -> None:
+    # Entry 0 is a teacher's read, which the 49064 log need not list: the parent's page
+    # does not show it, and neither does a proof.
+    parent = Reader(Caller(gateway_idp.issuer, client_id_for(Cat.PARENT)))
+
+    with pytest.raises(NoSuchEntry):
+        app.extensions["gateway"].access_log.student_log_proof(parent, SIS_ID, 0,
+                                                               purpose="review")
 
 
 def test_a_verifier_key_that_is_not_the_signing_keys_stops_the_gateway(tmp_path) -> None:
