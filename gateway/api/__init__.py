@@ -12,7 +12,12 @@ from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from gateway.api.auth import ProviderUnavailable, Unauthenticated
+from gateway.api.auth import (
+    READ_SCOPE,
+    InsufficientScope,
+    ProviderUnavailable,
+    Unauthenticated,
+)
 from gateway.api.records import Refused
 from gateway.problems import problem
 from gateway.services.access import (
@@ -66,6 +71,13 @@ def _register_problems(app: Flask) -> None:
     def unauthenticated(exc: Unauthenticated):
         return problem(401, "Unauthorized", exc.detail, kind="unauthenticated",
                        headers={"WWW-Authenticate": f'Bearer error="{exc.error}"'})
+
+    @app.errorhandler(InsufficientScope)
+    def insufficient_scope(_exc: InsufficientScope):
+        return problem(403, "Insufficient scope", f"The access token does not carry the "
+                       f"{READ_SCOPE} scope this API needs.", kind="insufficient-scope",
+                       headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", '
+                                                    f'scope="{READ_SCOPE}"'})
 
     @app.errorhandler(UnregisteredRequester)
     def unregistered(_exc: UnregisteredRequester):

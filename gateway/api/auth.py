@@ -20,6 +20,14 @@ class ProviderUnavailable(Exception):
     pass
 
 
+# The scope every call to the API needs; writes need more (gateway.services.enrolment).
+READ_SCOPE = "records:read"
+
+
+class InsufficientScope(Exception):
+    """A valid token the provider did not grant the API's scope (RFC 6750, 403)."""
+
+
 def current_caller() -> Caller:
     """The caller of this request, from its access token (RFC 6750 bearer)."""
     validator = find().tokens
@@ -33,5 +41,10 @@ def current_caller() -> Caller:
         raise Unauthenticated("The access token is missing, invalid or expired.") from None
     except IdentityProviderUnavailable:
         raise ProviderUnavailable() from None
+    if READ_SCOPE not in claims.scopes:
+        # A token the provider issued for another use (sign-in alone, say) is no key to
+        # the records, whoever holds it.
+        add_log_fields(token_refused="insufficient_scope")
+        raise InsufficientScope()
     g.token_scopes = claims.scopes  # what the provider granted (the SIS write API checks it)
     return Caller(issuer=claims.issuer, subject=claims.subject)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
@@ -317,6 +318,20 @@ def test_an_unregistered_client_and_a_missing_token_are_refused(client, write_to
     anonymous = client.put("/v1/students/SIS-2001", json={"grade_completed": "not read"})
     assert is_problem(anonymous, 401)
     assert "errors" not in anonymous.get_json()  # nothing about the body before the token
+
+
+def test_a_token_without_the_apis_scope_opens_nothing(client, custodian, gateway_idp) -> None:
+    # The custodian's own client, but a token asked for no scope (as for sign-in alone).
+    token = requests.post(f"{gateway_idp.issuer}/token", timeout=10,
+                          auth=(client_id_for(Cat.CUSTODIAN), "s3cret"),
+                          data={"grant_type": "client_credentials"}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    for response in (client.get("/v1/access-log/entries", headers=headers),
+                     client.put("/v1/requesters/someone", headers=headers,
+                                json={"display_name": "X", "category": "third_party"})):
+        assert is_problem(response, 403, "insufficient-scope")
+        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
 
 
 # --- records ------------------------------------------------------------------------------
