@@ -435,25 +435,23 @@ def unknown_recipient(exc: UnknownRecipient):
                    errors={"json": {"recipient_subject": [str(exc)]}})
 
 
-@blp.errorhandler(JudicialOrderRefused)
-def judicial_order_refused(exc: JudicialOrderRefused):
-    return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.",
-                   kind="judicial-order-refused")
-
-
 @blp.errorhandler(UnknownRequester)
 def unknown_requester(_exc: UnknownRequester):
     return problem(404, "Not Found", "No requester registered under that subject.")
 
 
+# What a custodian entered that cannot be true (a day still to come, an end before the
+# start): each says what, in its own problem type.
+_CANNOT_BE_TRUE = {JudicialOrderRefused: "judicial-order-refused",
+                   AgreementRefused: "agreement-refused", EmergencyRefused: "emergency-refused"}
+
+
+@blp.errorhandler(JudicialOrderRefused)
 @blp.errorhandler(AgreementRefused)
-def agreement_refused(exc: AgreementRefused):
-    return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.", kind="agreement-refused")
-
-
 @blp.errorhandler(EmergencyRefused)
-def emergency_refused(exc: EmergencyRefused):
-    return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.", kind="emergency-refused")
+def cannot_be_true(exc: Exception):
+    return problem(422, "Unprocessable Entity", f"{_sentence(exc)}.",
+                   kind=_CANNOT_BE_TRUE[type(exc)])
 
 
 @blp.errorhandler(UnknownJudicialOrder)
