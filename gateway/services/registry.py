@@ -80,10 +80,8 @@ class RequesterRegistry(DistrictService):
                 requester = uow.requesters.add(models.Requester(
                     issuer=writer.caller.issuer, subject=write.subject,
                     display_name=write.display_name, category=write.category))
-            elif requester.category in FAMILY:
-                raise RelationshipConflict("That subject is registered as a parent or "
-                                           "student; its tie to the student decides what it "
-                                           "reads.")
+            else:
+                _not_family(requester)
             requester.display_name, requester.category = write.display_name, write.category
             requester.organization_type = write.organization_type
             requester.volunteer, requester.active = write.volunteer, write.active
@@ -110,9 +108,7 @@ class RequesterRegistry(DistrictService):
         with self._uow() as uow:
             custodian_of_records(uow, writer, "registers requesters")
             requester = _by_subject(uow, writer, subject)
-            if requester.category in FAMILY:
-                raise RelationshipConflict("Parents and students are registered with their "
-                                           "student: through /guardians and /login.")
+            _not_family(requester)
             requester.active = active
             registered = _registered(uow, requester)
             commit_write(uow)
@@ -146,6 +142,12 @@ class RequesterRegistry(DistrictService):
             registered = _registered(uow, requester)
             commit_write(uow)
         return registered
+
+
+def _not_family(requester: models.Requester) -> None:
+    if requester.category in FAMILY:
+        raise RelationshipConflict("That subject is registered as a parent or student; its "
+                                   "tie to the student decides what it reads.")
 
 
 def _by_subject(uow: UnitOfWork, writer: Writer, subject: str) -> models.Requester:
