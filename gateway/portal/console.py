@@ -6,12 +6,14 @@ agreements."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 
 from gateway.policy.facts import OrganizationType, RecordType, RequesterCategory
 from gateway.portal.forms import (
     ActiveForm,
     AgreementForm,
+    EmergencyForm,
     HoldForm,
     JudicialOrderForm,
     OrderDayForm,
@@ -23,7 +25,7 @@ from gateway.portal.forms import (
 from gateway.portal.web import error_page, login_required, portal_blueprint, signed_in
 from gateway.retention.schedule import HoldKind
 from gateway.services import find
-from gateway.services.enrolment import JudicialOrderWrite, Writer
+from gateway.services.enrolment import EmergencyWrite, JudicialOrderWrite, Writer
 from gateway.services.registry import REGISTERED_HERE, AgreementWrite, RequesterWrite
 from gateway.store.models import AgreementKind, JudicialOrderKind
 
@@ -174,6 +176,33 @@ def _order_day(order_id, field: str, done: str):
                                            **{field: form.day.data})
     flash(done)
     return redirect(url_for("console.judicial_orders"))
+
+
+@bp.get("/emergencies")
+@login_required
+def emergencies():
+    caller, services = signed_in(), find()
+    writer = Writer(caller=caller)
+    return render_template("portal/console_emergencies.html",
+                           account=services.portal.account(caller),
+                           standing=services.enrolment.emergencies_standing(writer),
+                           parties=services.registry.parties(writer),
+                           today=services.today())
+
+
+@bp.post("/emergencies")
+@login_required
+def determine_emergency():
+    form = EmergencyForm()
+    if not form.validate_on_submit():
+        return _refused()
+    determined = find().enrolment.determine_emergency(Writer(caller=signed_in()), EmergencyWrite(
+        sis_id=form.sis_id.data.strip(), recipient_subject=form.recipient.data,
+        threat=form.threat.data.strip(), ends_on=form.ends_on.data))
+    flash(_("Recorded: %(party)s may read the records of student %(sis_id)s until the end of "
+            "%(day)s.", party=determined.recipient_name, sis_id=determined.sis_id,
+            day=format_date(determined.determination.ends_on, "long")))
+    return redirect(url_for("console.emergencies"))
 
 
 @bp.get("/requesters")

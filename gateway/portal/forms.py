@@ -148,3 +148,12 @@ class AgreementForm(FlaskForm):
     signed_on = DateField(validators=[InputRequired()])
     effective_from = DateField(validators=[InputRequired()])
     expires_on = DateField(validators=[Optional()])
+
+
+class EmergencyForm(FlaskForm):
+    """The district's determination of an emergency (34 CFR 99.36)."""
+
+    sis_id = StringField(validators=[InputRequired(), Length(max=64)])
+    recipient = StringField(validators=[InputRequired(), Length(max=255)])
+    threat = TextAreaField(validators=[InputRequired(), Length(min=3, max=2000)])
+    ends_on = DateField(validators=[InputRequired()])

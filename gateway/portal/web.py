@@ -201,6 +201,11 @@ def _register_error_pages(bp: Blueprint) -> None:
             "The order cannot be as given: a day it names is still to come, or it would be "
             "withdrawn before it was served."))
 
+    @bp.errorhandler(enrolment.EmergencyRefused)
+    def emergency_refused(_exc: enrolment.EmergencyRefused):
+        return error_page(409, _("Nothing was changed"), _(
+            "An emergency stands from today: its last day cannot be one already past."))
+
     @bp.errorhandler(registry.AgreementRefused)
     def agreement_refused(_exc: registry.AgreementRefused):
         return error_page(409, _("Nothing was changed"), _(

@@ -167,6 +167,7 @@ class EmergencyOnFile:
     determination: models.EmergencyDetermination
     sis_id: str
     recipient_subject: str
+    recipient_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +391,8 @@ class EnrolmentService(DistrictService):
                 student_id=student.id, recipient_id=recipient.id, threat=write.threat,
                 determined_on=today, ends_on=write.ends_on, entered_by_id=custodian.id))
             commit_write(uow)
-        return EmergencyOnFile(determination, student.sis_id, recipient.subject)
+        return EmergencyOnFile(determination, student.sis_id, recipient.subject,
+                               recipient.display_name)
 
     def emergencies(self, writer: Writer, sis_id: str) -> list[EmergencyOnFile]:
         """The student's emergency determinations, newest first."""
@@ -398,8 +400,15 @@ class EnrolmentService(DistrictService):
             uow.read_snapshot()
             custodian_of_records(uow, writer, "reads the emergency determinations")
             student = _student(uow, sis_id)
-            return [EmergencyOnFile(d, sis_id, uow.requesters.get(d.recipient_id).subject)
-                    for d in uow.emergencies.of_student(student.id)]
+            return [_emergency_on_file(uow, d) for d in uow.emergencies.of_student(student.id)]
+
+    def emergencies_standing(self, writer: Writer) -> list[EmergencyOnFile]:
+        """Every student's emergency determinations that stand today (the console)."""
+        with self._uow() as uow:
+            uow.read_snapshot()
+            custodian_of_records(uow, writer, "reads the emergency determinations")
+            return [_emergency_on_file(uow, d)
+                    for d in uow.emergencies.standing_on(self._today())]
 
     # -- records -------------------------------------------------------------------
 
@@ -470,6 +479,13 @@ def _recipient(uow: UnitOfWork, writer: Writer, subject: str) -> models.Requeste
         raise UnknownRecipient("the party named is not registered with the gateway; "
                                "register it first")
     return recipient
+
+
+def _emergency_on_file(uow: UnitOfWork,
+                       determination: models.EmergencyDetermination) -> EmergencyOnFile:
+    recipient = uow.requesters.get(determination.recipient_id)
+    return EmergencyOnFile(determination, uow.students.get(determination.student_id).sis_id,
+                           recipient.subject, recipient.display_name)
 
 
 def _on_file(uow: UnitOfWork, order: models.JudicialOrder) -> JudicialOrderOnFile:

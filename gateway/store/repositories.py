@@ -283,6 +283,13 @@ class EmergencyRepository(_Repository):
             EmergencyDetermination.determined_on.desc(),
             EmergencyDetermination.created_at.desc())))
 
+    def standing_on(self, day: date) -> list[EmergencyDetermination]:
+        """Every student's determinations that stand on ``day``, newest first."""
+        return list(self.session.scalars(select(EmergencyDetermination).where(
+            EmergencyDetermination.determined_on <= day, EmergencyDetermination.ends_on >= day)
+            .order_by(EmergencyDetermination.determined_on.desc(),
+                      EmergencyDetermination.created_at.desc())))
+
     def threat_on(self, student_id: uuid.UUID, recipient_id: uuid.UUID, day: date) -> str:
         """The threat of the newest determination naming the party that stands on
         ``day``; "" if none does."""

@@ -159,3 +159,26 @@ def test_the_custodian_registers_a_researcher_and_keeps_its_agreement(portal, ne
         "Valley Reading Study reads nothing from now on.")
     with portal.unit_of_work() as uow:
         assert not uow.requesters.by_subject(portal.issuer, subject).active
+
+
+def test_the_custodian_records_an_emergency_for_a_hospital(portal, new_page,
+                                                           axe_source) -> None:
+    sis_id = f"SIS-E{portal.backend[:2].upper()}1"
+    with portal.unit_of_work() as uow:
+        uow.students.add(Student(sis_id=sis_id, birth_date=datetime.date(2012, 1, 1)))
+        uow.commit()
+
+    page = new_page("en-US")
+    sign_in(page, portal, "custodian.garcia", path="/console/emergencies")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Emergencies")
+    page.get_by_label("Student (SIS id)").fill(sis_id)
+    page.get_by_label("The party whose knowledge").select_option(label="EdPolicy Research Lab")
+    page.get_by_label("The threat to the health").fill("Collapsed at practice; the ER "
+                                                      "needs the allergy history")
+    page.get_by_role("button", name="Record the emergency").click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Recorded: EdPolicy Research Lab may read the records of student {sis_id}")
+    expect(page.locator(".card", has_text=sis_id)).to_contain_text("allergy history")
+    assert_accessible(page, axe_source)
+    screenshot(page, portal, "console-emergencies-en")
