@@ -11,7 +11,13 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from flask_babel import gettext as _
 
 from gateway.portal import i18n
-from gateway.portal.web import PERSON_KEY, error_page, local_path, portal_blueprint, signed_in
+from gateway.portal.web import (
+    begin_session,
+    error_page,
+    local_path,
+    portal_blueprint,
+    signed_in,
+)
 from gateway.services import find
 from gateway.services.access import AccessError, Caller
 from gateway.settings import Settings
@@ -73,7 +79,7 @@ def callback():
     language = session.get(i18n.SESSION_KEY)
     session.clear()  # nothing from before the sign-in carries over, but the language
     session.permanent = True
-    session[PERSON_KEY] = {"iss": claims["iss"], "sub": claims["sub"]}
+    begin_session(Caller(issuer=claims["iss"], subject=claims["sub"]))
     session[ID_TOKEN_KEY] = token.get("id_token")
     language = _settle_language(signed_in(), language)
     if language:
@@ -101,6 +107,9 @@ def logout():
     """Clear the session here, then end the session at the provider when it offers to."""
     id_token = session.get(ID_TOKEN_KEY)
     language = session.get(i18n.SESSION_KEY)
+    caller = signed_in()
+    if caller is not None:
+        find().portal.sign_out(caller)  # a copy of this session's cookie is over too
     session.clear()
     if language:
         session[i18n.SESSION_KEY] = language

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import structlog
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.portal.reasons import in_readers_language
 from gateway.portal.security import add_page_headers
-from gateway.services import enrolment, registry
+from gateway.services import enrolment, find, registry
 from gateway.services.access import (
     Caller,
     DisclosureNotRecorded,
@@ -63,10 +63,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def signed_in() -> Caller | None:
+    """Who this session is, unless the person has signed out since it began (anywhere:
+    the session lives in a signed cookie, and a copy of it would otherwise outlive the
+    sign-out)."""
     person = session.get(PERSON_KEY)
     if not isinstance(person, dict) or not person.get("iss") or not person.get("sub"):
         return None
-    return Caller(issuer=person["iss"], subject=person["sub"])
+    key = (person["iss"], person["sub"], person.get("at"))
+    known = g.get("signed_in")
+    if known is not None and known[0] == key:
+        return known[1]
+    caller: Caller | None = Caller(issuer=person["iss"], subject=person["sub"])
+    out = find().portal.signed_out_at(caller)
+    began = person.get("at")
+    if out is not None and not (isinstance(began, (int, float)) and began > out.timestamp()):
+        caller = None
+    g.signed_in = (key, caller)
+    return caller
+
+
+def begin_session(caller: Caller) -> None:
+    """The signed-in person, and when the session began (see signed_in)."""
+    session[PERSON_KEY] = {"iss": caller.issuer, "sub": caller.subject,
+                           "at": find().clock().timestamp()}
 
 
 def local_path(target: str | None) -> str | None:

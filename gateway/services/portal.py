@@ -151,6 +151,21 @@ class PortalService(DistrictService):
             return Account(requester.display_name, requester.category,
                            requester.preferred_language)
 
+    def sign_out(self, caller: Caller) -> None:
+        """End every portal session of the person begun before now."""
+        with self._uow() as uow:
+            requester = uow.requesters.by_subject(caller.issuer, caller.subject)
+            if requester is not None:  # an unregistered person reads nothing anyway
+                requester.signed_out_at = self._clock()
+                uow.commit()
+
+    def signed_out_at(self, caller: Caller) -> datetime | None:
+        """When the person last signed out, if ever (None too if not registered)."""
+        with self._uow() as uow:
+            uow.read_snapshot()
+            requester = uow.requesters.by_subject(caller.issuer, caller.subject)
+            return requester.signed_out_at if requester is not None else None
+
     def remember_language(self, caller: Caller, language: str) -> None:
         """Keep the person's choice of language on their account, for every sign-in."""
         with self._uow() as uow:

@@ -225,6 +225,9 @@ class Requester(Base):
     created_at: Mapped[created_at]
     # The language the person chose in the portal ("en", "es"); none: the browser's.
     preferred_language: Mapped[str | None] = mapped_column(sa.String(8))
+    # The person's last sign-out from the portal: every session begun before it is over
+    # (the session lives in a signed cookie, which a copy would otherwise keep alive).
+    signed_out_at: Mapped[datetime | None]
     # A student's own login: the student it is (registered by the SIS, like a parent's).
     student_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("students.id"), unique=True)

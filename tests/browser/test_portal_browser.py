@@ -187,6 +187,27 @@ def test_signing_out_ends_the_session_here_and_at_the_provider(portal, new_page)
     assert re.match(re.escape(portal.issuer), page.url)
 
 
+def test_a_copy_of_the_session_cookie_is_over_once_the_person_signs_out(
+        portal, new_page) -> None:
+    import datetime
+
+    login, _ = portal.register_parent("Ana Ruiz", "SIS-2004", verified=True,
+                                      birth_date=datetime.date(2013, 3, 3))
+    page = new_page("en-US")
+    sign_in(page, portal, login)
+    copied = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Yes, sign me out").click()
+    expect(page.get_by_role("status")).to_contain_text("You have signed out.")
+    elsewhere = new_page("en-US")
+    elsewhere.context.add_cookies(copied)
+    elsewhere.goto(portal.url("/students"))
+
+    expect(elsewhere.locator("input[name=login]")).to_be_visible()  # asked to sign in
+    assert re.match(re.escape(portal.issuer), elsewhere.url)
+
+
 def test_an_adult_student_signs_in_to_their_own_records(portal, new_page, axe_source) -> None:
     page = new_page("en-US")
     sign_in(page, portal, "student.johnson")
