@@ -9,6 +9,7 @@ of the record. Denials and pending requests are logged the same way.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -23,6 +24,7 @@ from gateway.store import models
 from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
 from gateway.store.errors import NotAParent
+from gateway.store.repositories import ConsentRepository
 from gateway.store.uow import UnitOfWork
 
 
@@ -169,10 +171,6 @@ class RecordAccessService(DistrictService):
         requester, student, record = found.requester, found.student, found.record
         if student is None or record is None:
             raise UnknownStudentOrRecord("no such record of that student")
-        # A consent that covers the record is the one to weigh; failing that, show the
-        # engine the first on file so that its refusal can say what is wrong with it.
-        on_file = found.consents
-        consents = uow.consents.valid_among(on_file, record.record_type, today) or on_file
         question = AccessQuestion(
             requester=engine_requester(requester, found.guardianship, student.id,
                                        request.legitimate_educational_interest),
@@ -180,14 +178,12 @@ class RecordAccessService(DistrictService):
             action=Action.ACCESS,
             record_type=record.record_type,
             purpose=request.purpose,
-            evidence=Evidence(
-                consent=consents[0].as_fact() if consents else None,
+            evidence=_evidence(
+                record.record_type, today, consents=found.consents,
                 written_agreement=found.written_agreement,
                 written_certification=found.written_certification,
-                # The district's determination, never the requester's word (34 CFR 99.36).
                 emergency_threat=found.emergency_threat,
-                **models.judicial_evidence(found.judicial_orders, record.record_type, today),
-            ),
+                judicial_orders=found.judicial_orders),
         )
         return requester, student, record, question
 
@@ -245,16 +241,27 @@ def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.
     """What the district holds for this requester and student: papers, consents, court
     orders and subpoenas, an emergency it determined."""
     kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
-    # A consent that covers the record is the one to weigh; failing that, show the engine
-    # the first on file so that its refusal can say what is wrong with it.
-    consents = (uow.consents.valid_for(student_id, record_type, requester_id, at=now,
-                                       today=today)
-                or uow.consents.for_recipient(student_id, requester_id, at=now))
-    return Evidence(
-        consent=consents[0].as_fact() if consents else None,
+    return _evidence(
+        record_type, today,
+        consents=uow.consents.for_recipient(student_id, requester_id, at=now),
         written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
         written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
         emergency_threat=uow.emergencies.threat_on(student_id, requester_id, today),
-        **models.judicial_evidence(uow.judicial_orders.of_student(student_id, requester_id),
-                                   record_type, today),
-    )
+        judicial_orders=uow.judicial_orders.of_student(student_id, requester_id))
+
+
+def _evidence(record_type: RecordType, today: date, *, consents: Sequence[models.Consent],
+              written_agreement: bool, written_certification: bool, emergency_threat: str,
+              judicial_orders: Sequence[models.JudicialOrder]) -> Evidence:
+    """The engine's evidence from what is on file about the requester and the student.
+
+    A consent that covers the record is the one to weigh; failing that, the engine is
+    shown the first on file so that its refusal can say what is wrong with it. The
+    emergency is the district's determination, never the requester's word (34 CFR 99.36).
+    """
+    weighed = ConsentRepository.valid_among(consents, record_type, today) or consents
+    return Evidence(
+        consent=weighed[0].as_fact() if weighed else None,
+        written_agreement=written_agreement, written_certification=written_certification,
+        emergency_threat=emergency_threat,
+        **models.judicial_evidence(judicial_orders, record_type, today))
