@@ -293,10 +293,10 @@ class EmergencyRepository(_Repository):
     def threat_on(self, student_id: uuid.UUID, recipient_id: uuid.UUID, day: date) -> str:
         """The threat of the newest determination naming the party that stands on
         ``day``; "" if none does."""
-        return self.session.scalar(_threat_standing(EmergencyDetermination.student_id
-                                                    == student_id,
-                                                    EmergencyDetermination.recipient_id
-                                                    == recipient_id, day=day)) or ""
+        threat = self.session.scalar(_threat_standing(
+            EmergencyDetermination.student_id == student_id,
+            EmergencyDetermination.recipient_id == recipient_id, day=day))
+        return threat or ""
 
 
 def _threat_standing(*where: Any, day: Any) -> Any:
