@@ -113,6 +113,7 @@ def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) ->
             _fail(f"audit: {checkpoint_file} is not a checkpoint (a signed note: origin, "
                   "tree size, root hash, a blank line, signature lines)")
     with _log() as (uow, log_keys):
+        uow.read_snapshot()  # a long read: SQLite's writers must not wait for it
         report = uow.access_log.verify(log_keys.verifier_key, checkpoint_note=note,
                                        from_checkpoint=from_checkpoint)
     click.echo(json.dumps(report.as_dict()) if as_json else report.summary())

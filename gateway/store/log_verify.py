@@ -337,9 +337,13 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
         tree.extend(pending)
         pending = []
 
+    # Only the entries the head counted when the verification began: on a live log,
+    # disclosures commit while it reads (PostgreSQL reads each page as committed then).
+    # What lies beyond the head is looked at once, at the end (_check_tail).
+    stop = head["size"] if head is not None else None
     sha, b2a = hashlib.sha256, binascii.b2a_base64
     sealed_parts = _SealedParts(repo, found)
-    for rows in _pages(session, start, batch):
+    for rows in _pages(session, start, batch, stop):
         leaves = list(map(_ROW_LEAF, rows))
         try:
             objs: list[Any] = list(map(_loads, leaves))
@@ -399,6 +403,8 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
 
     root = tree.root()
     _check_head(head, size, root, tree, prev, found)
+    if stop is not None:
+        _check_tail(session, stop, found)
     for cp in checkpoints:
         if cp.size > size:
             found.note(size, f"the log is truncated: a checkpoint signed {cp.size} entries, "
@@ -414,11 +420,12 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
                               checkpoint=latest)
 
 
-def _pages(session: Any, start: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+def _pages(session: Any, start: int, batch: int,
+           stop: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
     """Pages of (seq, leaf, time, event, requester_category, decision, clause, request_id,
-    student_id, requester_id) as the driver gives them: no ORM rows, no type processing
-    (most of the time a row would otherwise take). Keyset pages, each a short query in the
-    session's transaction.
+    student_id, requester_id) as the driver gives them, seqs from ``start`` and under
+    ``stop``: no ORM rows, no type processing (most of the time a row would otherwise
+    take). Keyset pages, each a short query in the session's transaction.
     """
     dbapi = session.connection().connection.dbapi_connection
     sqlite = session.get_bind().dialect.name == "sqlite"
@@ -426,8 +433,10 @@ def _pages(session: Any, start: int, batch: int) -> Iterator[list[tuple[Any, ...
     # PostgreSQL's driver makes a uuid.UUID of each uuid value, in Python; as text they
     # are one string each, parsed once per distinct value (_SealedParts, _uuid).
     ids = "student_id, requester_id" if sqlite else "student_id::text, requester_id::text"
+    bound = "" if stop is None else f" AND seq < {int(stop)}"
     sql = ("SELECT seq, leaf, time, event, requester_category, decision, clause, request_id, "
-           f"{ids} FROM access_log_entries WHERE seq > {mark} ORDER BY seq LIMIT {mark}")
+           f"{ids} FROM access_log_entries WHERE seq > {mark}{bound} ORDER BY seq "
+           f"LIMIT {mark}")
     after = start - 1
     cursor = dbapi.cursor()
     try:
@@ -659,13 +668,23 @@ def _check_head(head: Any, size: int, root: bytes, tree: _Tree, prev: str | None
     if head["size"] > size:
         found.note(size, f"the log is truncated: the tree head counts {head['size']} entries, "
                    f"the database holds {size}", full_read=True)
-    elif head["size"] < size:
-        found.note(head["size"], f"entries {head['size']}..{size - 1} are not in the tree "
-                   "head: they were added behind the log's back", full_read=True)
     elif head["root"] != root or head["edge"] != tree.edge_bytes() or (
             (_b64(head["last_leaf_hash"]) if head["last_leaf_hash"] else None) != prev):
         found.note(max(size - 1, 0), "the entries do not hash to the tree head's root",
                    full_read=True)
+
+
+def _check_tail(session: Any, stop: int, found: _Findings) -> None:
+    """Entries past the head: the head and the last seq as they are now, in one
+    statement (one snapshot). Those the head has come to count since ``stop`` were
+    appended during the verification; any past it were added behind the log's back."""
+    size_now, last = session.execute(sa.select(
+        sa.select(_head.c.size).where(_head.c.id == 1).scalar_subquery(),
+        sa.select(sa.func.max(_entries.c.seq)).scalar_subquery())).one()
+    counted = stop if size_now is None else max(size_now, stop)
+    if last is not None and last >= counted:
+        found.note(counted, f"entries {counted}..{last} are not in the tree head: they were "
+                   "added behind the log's back", full_read=True)
 
 
 def _verified_checkpoints(session: Any, vkey: VerifierKey | str | None,

@@ -138,6 +138,24 @@ def test_an_inserted_entry_is_named(log, unit_of_work, signer, owner) -> None:
     assert "inserted" in report.problem
 
 
+def test_an_entry_added_past_the_tree_head_is_named(log, unit_of_work, signer, owner,
+                                                   connection) -> None:
+    # A well-formed entry, linked to entry 7, written without moving the head.
+    head = connection.execute(text(
+        "SELECT size, root, last_leaf_hash, edge FROM access_log_head")).one()
+    with unit_of_work() as uow:
+        uow.access_log.append(EventType.DISCLOSURE, at=T0, student_id=uuid.uuid4(),
+                              requester=Requester("Mr. Forger", "school_official"))
+        uow.commit()
+    owner("UPDATE access_log_head SET size = :size, root = :root, "
+          "last_leaf_hash = :last_leaf_hash, edge = :edge", head._asdict())
+
+    report = verify(unit_of_work, signer)
+
+    assert not report.ok and report.first_bad_seq == SIZE, report.summary()
+    assert "added behind the log's back" in report.problem
+
+
 def test_a_truncated_log_is_caught_against_its_checkpoint(log, unit_of_work, signer,
                                                           owner) -> None:
     owner("DELETE FROM access_log_entries WHERE seq >= 6")
