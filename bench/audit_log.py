@@ -1,7 +1,8 @@
 """Benchmark: the database-backed access log.
 
     .venv/bin/python bench/audit_log.py [--backend postgresql|sqlite|both]
-        [--appends 400] [--verify-entries 200000] [--checkpoint-every 0.5] [--markdown]
+        [--appends 400] [--verify-entries 200000] [--workers N] [--checkpoint-every 0.5]
+        [--markdown]
 
 For each backend, in one run and one database:
 
@@ -13,7 +14,9 @@ For each backend, in one run and one database:
   plain insert send, of their commits and of the whole transaction;
 - verification from the database (``AccessLogRepository.verify``) of a log of
   --verify-entries entries (bulk-loaded: built in memory with the same code, then
-  inserted), in entries per second; also from the latest checkpoint;
+  inserted), in entries per second, on one process and (alternating with it) on
+  --workers processes (default: the CPUs), as `audit verify --workers N` reads; also
+  from the latest checkpoint;
 - inclusion and consistency proof sizes;
 - time from an append's commit to a signed checkpoint covering it, with the
   checkpointer's loop (`records-gateway audit checkpoint --every S`, S from
@@ -276,8 +279,8 @@ def baseline_verifier(ref: str) -> object:
     return module
 
 
-def bench_verify(url: str, count: int, repeats: int = 3,
-                 baseline: str | None = None) -> dict[str, object]:
+def bench_verify(url: str, count: int, repeats: int = 3, baseline: str | None = None,
+                 workers: int = 1) -> dict[str, object]:
     old = baseline_verifier(baseline) if baseline else None
     kek = kek_text()
     built, signer = bulk_load(url, count, kek)
@@ -288,12 +291,21 @@ def bench_verify(url: str, count: int, repeats: int = 3,
         uow.access_log.checkpoint(signer, T0)
         uow.commit()
     times, incremental, old_times = [], [], []
+    shared_times: list[float] = []
     for _ in range(repeats):  # alternating with the baseline, if any: same conditions
         with UnitOfWork(sessions, keys) as uow:
+            uow.read_snapshot()  # as `audit verify` reads
             started = time.perf_counter()
             report = uow.access_log.verify(signer.verifier_key)
             times.append(time.perf_counter() - started)
             assert report.ok and report.size == count, report.summary()
+        if workers > 1:  # `audit verify --workers N`, in the same conditions
+            with UnitOfWork(sessions, keys) as uow:
+                uow.read_snapshot()
+                started = time.perf_counter()
+                report = uow.access_log.verify(signer.verifier_key, workers=workers)
+                shared_times.append(time.perf_counter() - started)
+                assert report.ok and report.size == count, report.summary()
         if old is not None:
             with UnitOfWork(sessions, keys) as uow:
                 started = time.perf_counter()
@@ -325,7 +337,10 @@ def bench_verify(url: str, count: int, repeats: int = 3,
     offline = len(lines) / (time.perf_counter() - started)
     seconds = statistics.median(times)
     old_seconds = statistics.median(old_times) if old_times else None
+    shared = statistics.median(shared_times) if shared_times else None
     return {"entries": count, "seconds": seconds, "per_s": count / seconds,
+            "workers": workers, "shared_seconds": shared,
+            "shared_per_s": count / shared if shared else None,
             "baseline": baseline, "baseline_seconds": old_seconds,
             "from_checkpoint_s": statistics.median(incremental), "build_s": built,
             "inclusion_bytes": proofs, "tree_size": size,
@@ -399,7 +414,8 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
             migrate.upgrade(u)
         if args.verify_only:
             return {"backend": backend, "verify": bench_verify(
-                verify_url, args.verify_entries, baseline=args.baseline)}
+                verify_url, args.verify_entries, baseline=args.baseline,
+                workers=args.workers)}
         engine = make_engine(url)
         plain_table(engine)
         engine.dispose()
@@ -407,7 +423,8 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[s
         result["one_writer"] = bench_writers(url, 1, args.appends, args.rounds)
         result["four_writers"] = bench_writers(url, 4, args.appends // 4, args.rounds)
         result["round_trips"] = bench_round_trips(url, args.appends)
-        result["verify"] = bench_verify(verify_url, args.verify_entries, baseline=args.baseline)
+        result["verify"] = bench_verify(verify_url, args.verify_entries, baseline=args.baseline,
+                                        workers=args.workers)
         result["checkpoint"] = bench_checkpoint_latency(cp_url, every=args.checkpoint_every)
         return result
     finally:
@@ -435,13 +452,19 @@ def markdown(results: list[dict[str, object]], args: argparse.Namespace) -> str:
             for name, t in sorted(r.get("round_trips", {}).items()):
                 lines.append(f"| {r['backend']} | {name} | {t['median_ms']:.3f} | "
                              f"{t['count']} |")
-    lines += ["", "| backend | entries | verify from the database | entries/s (goal >= 200,000) "
-              "| from the latest checkpoint (10 new) | offline verifier (audit.verify) |",
-              "| --- | --- | --- | --- | --- | --- |"]
+    lines += ["", "| backend | entries | verify from the database, 1 process | entries/s "
+              f"| {args.workers} processes (`--workers {args.workers}`) | entries/s "
+              "(goal >= 200,000) | speed-up | from the latest checkpoint (10 new) "
+              "| offline verifier (audit.verify) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         v = r["verify"]
+        shared = (f"{v['shared_seconds']:.2f} s | {v['shared_per_s']:,.0f} | "
+                  f"{v['seconds'] / v['shared_seconds']:.2f}x" if v["shared_seconds"]
+                  else "- | - | -")
         lines.append(f"| {r['backend']} | {v['entries']:,} | {v['seconds']:.2f} s | "
-                     f"{v['per_s']:,.0f} | {v['from_checkpoint_s'] * 1000:.0f} ms | "
+                     f"{v['per_s']:,.0f} | {shared} | "
+                     f"{v['from_checkpoint_s'] * 1000:.0f} ms | "
                      f"{v['offline_verifier_per_s']:,.0f}/s |")
     baselines = [r for r in results if r["verify"].get("baseline_seconds")]
     if baselines:
@@ -475,6 +498,8 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--verify-entries", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="also verify on this many processes, alternating with one")
     parser.add_argument("--checkpoint-every", type=float, default=0.5,
                         help="the checkpointer's period (deploy/audit: 1 s)")
     parser.add_argument("--markdown", action="store_true")

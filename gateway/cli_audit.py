@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -97,8 +98,12 @@ def audit() -> None:
               "stored tree matches it) and read only the newer ones.")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
               help="Also hold the log to a checkpoint kept outside the database.")
+@click.option("--workers", type=click.IntRange(1, 64), default=min(os.cpu_count() or 1, 4),
+              show_default=True,
+              help="Processes that read a long log (100,000 entries or more) side by side.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) -> None:
+def verify(from_checkpoint: bool, checkpoint_file: str | None, workers: int,
+           as_json: bool) -> None:
     """Verify the whole log where it is stored; name the first bad entry.
 
     Exit status 0 when it verifies, 1 when it does not, 2 for input it cannot use.
@@ -115,7 +120,7 @@ def verify(from_checkpoint: bool, checkpoint_file: str | None, as_json: bool) ->
     with _log() as (uow, log_keys):
         uow.read_snapshot()  # a long read: SQLite's writers must not wait for it
         report = uow.access_log.verify(log_keys.verifier_key, checkpoint_note=note,
-                                       from_checkpoint=from_checkpoint)
+                                       from_checkpoint=from_checkpoint, workers=workers)
     click.echo(json.dumps(report.as_dict()) if as_json else report.summary())
     sys.exit(0 if report.ok else 1)
 

@@ -540,14 +540,16 @@ class AccessLogRepository:
 
     def verify(self, vkey: VerifierKey | str | None = None, *,
                checkpoint_note: str | None = None, from_checkpoint: bool = False,
-               latest_checkpoint_only: bool = False,
+               latest_checkpoint_only: bool = False, workers: int = 1,
                batch: int = 20_000) -> VerificationReport:
-        """Verify the log as stored; see gateway/store/log_verify.py."""
+        """Verify the log as stored; see gateway/store/log_verify.py. ``workers`` > 1
+        reads a long log in that many processes."""
         from gateway.store.log_verify import verify_database
 
         return verify_database(self, vkey, checkpoint_note=checkpoint_note,
                                from_checkpoint=from_checkpoint,
-                               latest_checkpoint_only=latest_checkpoint_only, batch=batch)
+                               latest_checkpoint_only=latest_checkpoint_only,
+                               workers=workers, batch=batch)
 
 
 def _logged(row: Any) -> LoggedEntry:

@@ -28,9 +28,12 @@ import binascii
 import functools
 import gc
 import hashlib
+import multiprocessing
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from itertools import chain, repeat
 from operator import eq, itemgetter
@@ -52,6 +55,7 @@ from audit.merkle import (
 )
 from audit.sealing import NONCE_SIZE, SealError, open_sealed, sealing_aad
 from audit.verify import VerificationReport, verify_log
+from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.models import AccessLogCheckpoint, AccessLogEntry, AccessLogHead
 
 if TYPE_CHECKING:
@@ -75,6 +79,9 @@ except ImportError:  # pragma: no cover - orjson is a dependency; the stdlib is 
     def _dumps(value: Any) -> bytes:
         return _encode(value).encode("utf-8")
 
+# Fewer entries than this to read are read in the one process: starting another costs
+# about as much as reading 50,000 entries.
+PARALLEL_FROM = 100_000
 CHUNK_LEVEL = 12
 CHUNK = 1 << CHUNK_LEVEL
 _entries = AccessLogEntry.__table__
@@ -280,7 +287,7 @@ class _Findings:
 
 def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *,
                     checkpoint_note: str | None = None, from_checkpoint: bool = False,
-                    latest_checkpoint_only: bool = False,
+                    latest_checkpoint_only: bool = False, workers: int = 1,
                     batch: int = 20_000) -> VerificationReport:
     """Verify the stored log (see the module's docstring).
 
@@ -290,7 +297,10 @@ def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *
     checkpoint covers as far as the stored tree nodes match it, and reads only the rest;
     with ``latest_checkpoint_only`` only that checkpoint's signature is checked, so the
     cost grows with the entries since it and not with the checkpoints signed (the API's
-    integrity status; ``audit verify`` checks them all).
+    integrity status; ``audit verify`` checks them all). With ``workers`` > 1, a read of
+    at least PARALLEL_FROM entries is split into that many seq ranges, the first read
+    here and each other by a process of its own, which hands back its leaf hashes only
+    if every entry in its range checked out; a range it cannot vouch for is read here.
     """
     # The pass allocates millions of short-lived, acyclic objects (parsed entries, row
     # tuples), which reference counting frees; left on, the cycle collector ran every
@@ -300,7 +310,8 @@ def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *
     try:
         return _verify_database(repo, vkey, checkpoint_note=checkpoint_note,
                                 from_checkpoint=from_checkpoint,
-                                latest_checkpoint_only=latest_checkpoint_only, batch=batch)
+                                latest_checkpoint_only=latest_checkpoint_only,
+                                workers=workers, batch=batch)
     finally:
         if collecting:
             gc.enable()
@@ -308,7 +319,8 @@ def verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *
 
 def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, *,
                      checkpoint_note: str | None, from_checkpoint: bool,
-                     latest_checkpoint_only: bool, batch: int) -> VerificationReport:
+                     latest_checkpoint_only: bool, workers: int,
+                     batch: int) -> VerificationReport:
     session = repo.session
     found = _Findings()
     head = session.execute(sa.select(_head).where(_head.c.id == 1)).mappings().one_or_none()
@@ -323,7 +335,6 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
     roots: dict[int, bytes] = {}
     if 0 in want:
         roots[0] = EMPTY_ROOT
-    size = start
     pending: list[bytes] = []
 
     def flush() -> None:
@@ -340,71 +351,49 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
     # Only the entries the head counted when the verification began: on a live log,
     # disclosures commit while it reads (PostgreSQL reads each page as committed then).
     # What lies beyond the head is looked at once, at the end (_check_tail).
-    stop = head["size"] if head is not None else None
-    sha, b2a = hashlib.sha256, binascii.b2a_base64
-    sealed_parts = _SealedParts(repo, found)
-    for rows in _pages(session, start, batch, stop):
-        leaves = list(map(_ROW_LEAF, rows))
-        try:
-            objs: list[Any] = list(map(_loads, leaves))
-        except ValueError:
-            objs = []
-            for leaf in leaves:
-                try:
-                    objs.append(_loads(leaf))
-                except ValueError:
-                    objs.append(None)
-        # Each leaf parsed as its object; if the objects' canonical forms joined are the
-        # leaves joined, each leaf is its canonical form (the top-level commas, which no
-        # leaf holds, split both alike). One encoder call a page instead of one an entry.
-        canonical_page = _dumps(objs) == b"[" + b",".join(leaves) + b"]"
-        # Runs of sealed entries go to _fast_page; what is between them (an entry about no
-        # student keeps its identifying part in the clear), or a run it refuses, is read
-        # entry by entry. Anything found already: all of it entry by entry, as before.
-        n = len(rows)
-        if canonical_page and not found:
-            breaks = [k for k, obj in enumerate(objs)
-                      if type(obj) is not dict or "sealed" not in obj]
-        else:
-            breaks = list(range(n))
-        i = 0
-        for stop in (*breaks, n):
-            if stop > i:
-                digests = _fast_page(rows[i:stop], objs[i:stop], leaves[i:stop], size, prev,
-                                     sealed_parts)
-                if digests is not None:
-                    pending.extend(digests)
-                    prev = _b64(digests[-1])
-                    size += stop - i
-                    i = stop
-            end = min(stop + 1, n)
-            add_sealed = sealed_parts.add_sealed
-            for row, obj in zip(rows[i:end], objs[i:end]):
-                seq, leaf = row[0], row[1]
-                if seq != size:
-                    found.note(size, f"entry {size} is missing", full_read=True)
-                raw = _fast_entry(obj, size, prev)
-                if raw is None or not (canonical_page or _dumps(obj) == leaf):
-                    obj, raw = _slow_entry(leaf, size, prev, found), None
-                if obj is not None and not found.needs_full_read:
-                    _check_columns(row, obj, found)
-                    if raw is not None:  # the sealed part, decoded already
-                        add_sealed((seq, obj["event"], raw, row[8], row[9]))
-                    else:
-                        sealed_parts.add(row, obj)
-                digest = sha(b"\x00" + leaf).digest()
-                pending.append(digest)
-                prev = b2a(digest, newline=False).decode()  # _b64, without a call an entry
-                size += 1
-            i = end
-        sealed_parts.check()
-        flush()
+    end = head["size"] if head is not None else None
+    reader = _Reader(repo, found, start, prev)
+    children: list[tuple[int, int, Future[tuple[str, str, bytes] | None]]] = []
+    pool = None
+    if (workers > 1 and end is not None and end - start >= PARALLEL_FROM and not found
+            and threading.active_count() == 1  # forking a threaded process is unsafe
+            and (url := _shareable_url(session)) is not None):
+        # The first range is read here; each of the others by a forked process, which
+        # has the key-encryption keys from this one's memory (they are never pickled).
+        global _FORKED_KEYS
+        _FORKED_KEYS = repo._keys
+        bounds = [start + (end - start) * k // workers for k in range(workers + 1)]
+        pool = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork"))
+        children = [(a, b, pool.submit(_read_range, url, a, b, batch))
+                    for a, b in zip(bounds[1:-1], bounds[2:])]
+    try:
+        for digests in reader.pages(session, batch, children[0][0] if children else end):
+            pending.extend(digests)
+            flush()
+        for a, b, child in children:
+            vouched = _result(child) if reader.size == a and not found else None
+            if vouched is None or vouched[0] != reader.prev:
+                break  # the rest is read here, which names what is wrong, if anything
+            reader.prev, blob = vouched[1:]
+            for at in range(0, len(blob), 32 * batch):
+                chunk = blob[at:at + 32 * batch]
+                pending.extend(chunk[i:i + 32] for i in range(0, len(chunk), 32))
+                flush()
+            reader.size = b
+        for digests in reader.pages(session, batch, end):
+            pending.extend(digests)
+            flush()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _FORKED_KEYS = None
     flush()
+    size, prev = reader.size, reader.prev
 
     root = tree.root()
     _check_head(head, size, root, tree, prev, found)
-    if stop is not None:
-        _check_tail(session, stop, found)
+    if end is not None:
+        _check_tail(session, end, found)
     for cp in checkpoints:
         if cp.size > size:
             found.note(size, f"the log is truncated: a checkpoint signed {cp.size} entries, "
@@ -418,6 +407,135 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
     return VerificationReport(ok=found.problem is None, size=size, root=root,
                               first_bad_seq=found.seq, problem=found.problem,
                               checkpoint=latest)
+
+
+class _Reader:
+    """One pass over the stored entries in seq order, from ``start`` (after ``prev``, the
+    leaf hash of the entry before it), checking each as the module's docstring says.
+    ``pages()`` yields each page's leaf hashes; ``size`` and ``prev`` say how far it got."""
+
+    def __init__(self, repo: AccessLogRepository, found: _Findings, start: int,
+                 prev: str | None) -> None:
+        self.found, self.size, self.prev = found, start, prev
+        self._sealed_parts = _SealedParts(repo, found)
+
+    def pages(self, session: Any, batch: int, stop: int | None) -> Iterator[list[bytes]]:
+        """Read on from ``size`` up to (not including) seq ``stop``."""
+        found, sealed_parts = self.found, self._sealed_parts
+        size, prev = self.size, self.prev
+        sha, b2a = hashlib.sha256, binascii.b2a_base64
+        for rows in _pages(session, self.size, batch, stop):
+            page: list[bytes] = []
+            leaves = list(map(_ROW_LEAF, rows))
+            try:
+                objs: list[Any] = list(map(_loads, leaves))
+            except ValueError:
+                objs = []
+                for leaf in leaves:
+                    try:
+                        objs.append(_loads(leaf))
+                    except ValueError:
+                        objs.append(None)
+            # Each leaf parsed as its object; if the objects' canonical forms joined are the
+            # leaves joined, each leaf is its canonical form (the top-level commas, which no
+            # leaf holds, split both alike). One encoder call a page instead of one an entry.
+            canonical_page = _dumps(objs) == b"[" + b",".join(leaves) + b"]"
+            # Runs of sealed entries go to _fast_page; what is between them (an entry about no
+            # student keeps its identifying part in the clear), or a run it refuses, is read
+            # entry by entry. Anything found already: all of it entry by entry, as before.
+            n = len(rows)
+            if canonical_page and not found:
+                breaks = [k for k, obj in enumerate(objs)
+                          if type(obj) is not dict or "sealed" not in obj]
+            else:
+                breaks = list(range(n))
+            i = 0
+            for cut in (*breaks, n):
+                if cut > i:
+                    digests = _fast_page(rows[i:cut], objs[i:cut], leaves[i:cut], size, prev,
+                                         sealed_parts)
+                    if digests is not None:
+                        page.extend(digests)
+                        prev = _b64(digests[-1])
+                        size += cut - i
+                        i = cut
+                end = min(cut + 1, n)
+                add_sealed = sealed_parts.add_sealed
+                for row, obj in zip(rows[i:end], objs[i:end]):
+                    seq, leaf = row[0], row[1]
+                    if seq != size:
+                        found.note(size, f"entry {size} is missing", full_read=True)
+                    raw = _fast_entry(obj, size, prev)
+                    if raw is None or not (canonical_page or _dumps(obj) == leaf):
+                        obj, raw = _slow_entry(leaf, size, prev, found), None
+                    if obj is not None and not found.needs_full_read:
+                        _check_columns(row, obj, found)
+                        if raw is not None:  # the sealed part, decoded already
+                            add_sealed((seq, obj["event"], raw, row[8], row[9]))
+                        else:
+                            sealed_parts.add(row, obj)
+                    digest = sha(b"\x00" + leaf).digest()
+                    page.append(digest)
+                    prev = b2a(digest, newline=False).decode()  # _b64, without a call an entry
+                    size += 1
+                i = end
+            sealed_parts.check()
+            self.size, self.prev = size, prev
+            yield page
+
+
+def _shareable_url(session: Any) -> str | None:
+    """The database's URL for another process to read, or None if it cannot (an
+    in-memory SQLite database)."""
+    url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+_FORKED_KEYS: KeyEncryptionKeys | None = None  # what _read_range opens content keys with
+
+
+def _read_range(url: str, start: int, stop: int,
+                batch: int) -> tuple[str, str, bytes] | None:
+    """In a forked process: read entries [start, stop) as _Reader does. If every one
+    is what the log committed to, (the leaf hash of entry start - 1 it began from, that
+    of entry stop - 1, the leaf hashes joined); None if anything is off (the caller
+    reads the range itself, which names it)."""
+    from sqlalchemy.pool import NullPool
+
+    from gateway.store.db import make_engine, make_session_factory
+    from gateway.store.uow import UnitOfWork
+
+    keys = _FORKED_KEYS
+    if keys is None:
+        return None
+    # A new engine: the connections the parent's pool holds are never used here.
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with UnitOfWork(make_session_factory(engine), keys) as uow:
+            uow.read_snapshot()
+            session = uow.session
+            before = session.execute(sa.select(_entries.c.leaf)
+                                     .where(_entries.c.seq == start - 1)).scalar()
+            if before is None:
+                return None
+            first = _b64(hashlib.sha256(b"\x00" + bytes(before)).digest())
+            found = _Findings()
+            reader = _Reader(uow.access_log, found, start, first)
+            blob = b"".join(chain.from_iterable(reader.pages(session, batch, stop)))
+            if found or reader.size != stop:
+                return None
+            return first, reader.prev, blob
+    finally:
+        engine.dispose()
+
+
+def _result(child: Future[tuple[str, str, bytes] | None]) -> tuple[str, str, bytes] | None:
+    try:
+        return child.result()
+    except Exception:  # noqa: BLE001 - a child that could not read: the range is read here
+        return None
 
 
 def _pages(session: Any, start: int, batch: int,

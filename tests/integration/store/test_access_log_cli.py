@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from audit.events import EventType, RecordRef, Requester
 from gateway.cli import main
-from gateway.store import migrate
+from gateway.store import log_verify, migrate
 from gateway.store.crypto import KeyEncryptionKeys
 from gateway.store.db import make_engine, make_session_factory
 from gateway.store.uow import UnitOfWork
@@ -95,6 +95,29 @@ def test_verify_passes_then_names_the_entry_an_owner_deleted(
 
     assert done.exit_code == 1
     assert done.stdout.startswith("FAILED at seq 1: entry 1 is missing"), done.stdout
+
+
+def test_verify_on_several_processes_names_the_same_entry(
+        gateway, empty_database_url: str, monkeypatch) -> None:
+    monkeypatch.setattr(log_verify, "PARALLEL_FROM", 0)  # five entries: as if a long log
+    assert "ok: 5 entries" in gateway("verify", "--workers", "3").stdout
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("ALTER TABLE access_log_entries DISABLE TRIGGER USER"))
+            else:
+                conn.execute(text("DROP TRIGGER access_log_entries_no_delete"))
+            conn.execute(text("DELETE FROM access_log_entries WHERE seq = 3"))
+    finally:
+        engine.dispose()
+
+    done = gateway("verify", "--workers", "3", check=False)
+
+    assert done.exit_code == 1
+    assert done.stdout.startswith("FAILED at seq 3: entry 3 is missing"), done.stdout
+    refused = gateway("verify", "--workers", "0", check=False)
+    assert refused.exit_code == 2 and "--workers" in refused.output
 
 
 def test_a_proof_of_an_entry_that_is_not_there_is_one_line(gateway) -> None:

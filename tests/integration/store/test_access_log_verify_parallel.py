@@ -1,0 +1,159 @@
+"""`audit verify` on several processes: the same report as on one, tampering included.
+
+A long log is split into seq ranges; other processes read all but the first and hand
+back their leaf hashes only when every entry in their range checked out. These tests
+lower the length from which that happens, so that a log of 30 entries takes the path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+import rfc8785
+import sqlalchemy as sa
+
+from audit.checkpoint import generate_key
+from audit.events import EventType, RecordRef, Requester
+from gateway.store import log_verify, migrate
+from gateway.store.access_log import LogSigner
+from gateway.store.crypto import KeyEncryptionKeys
+from gateway.store.db import make_engine, make_session_factory
+from gateway.store.uow import UnitOfWork
+
+T0 = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
+SIZE = 30  # three ranges of ten with workers=3: [0, 10) here, [10, 20) and [20, 30) not
+TABLES = ("access_log_entries", "access_log_head")
+
+
+@pytest.fixture
+def database(empty_database_url: str) -> Iterator[tuple[sa.Engine, Callable[[], UnitOfWork],
+                                                      LogSigner]]:
+    """A committed log of SIZE entries about three students, with a checkpoint at 12."""
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    keys = KeyEncryptionKeys.generate("test-kek-1")
+    sessions = make_session_factory(engine)
+    signer = LogSigner("example/log", "example-log", generate_key())
+    students = [uuid.uuid4() for _ in range(3)]
+    with UnitOfWork(sessions, keys) as uow:
+        for n in range(SIZE):
+            uow.access_log.append(
+                EventType.DISCLOSURE, at=T0 + timedelta(seconds=n), student_id=students[n % 3],
+                requester=Requester(f"Ms. Reyes [{uuid.UUID(int=1)}]", "school_official"),
+                records=[RecordRef(str(uuid.uuid4()), "health")], action="access",
+                purpose="educational_interest", request_id=f"req-{n}", outcome="disclosed")
+            if n == 11:
+                uow.access_log.checkpoint(signer, T0)
+        uow.commit()
+    try:
+        yield engine, (lambda: UnitOfWork(sessions, keys)), signer
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def vouched(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each range read elsewhere came back vouched for, in order."""
+    monkeypatch.setattr(log_verify, "PARALLEL_FROM", 0)
+    results: list[bool] = []
+    result = log_verify._result
+
+    def recorded(child):
+        got = result(child)
+        results.append(got is not None)
+        return got
+
+    monkeypatch.setattr(log_verify, "_result", recorded)
+    return results
+
+
+def verify(unit_of_work: Callable[[], UnitOfWork], signer: LogSigner, workers: int):
+    with unit_of_work() as uow:
+        uow.read_snapshot()
+        return uow.access_log.verify(signer.verifier_key, workers=workers)
+
+
+def tamper(engine: sa.Engine, statement: str, **params: object) -> None:
+    """As the tables' owner, triggers out of the way (the database is the test's own)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            for table in TABLES:
+                conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        else:
+            for name in conn.execute(sa.text(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                    "AND tbl_name LIKE 'access_log_%'")).scalars().all():
+                conn.execute(sa.text(f"DROP TRIGGER {name}"))
+        conn.execute(sa.text(statement), params)
+
+
+def changed_leaf(engine: sa.Engine, seq: int) -> bytes:
+    with engine.connect() as conn:
+        leaf = conn.execute(sa.text("SELECT leaf FROM access_log_entries WHERE seq = :seq"),
+                            {"seq": seq}).scalar_one()
+    obj = orjson.loads(bytes(leaf))
+    obj["outcome"] = "withheld"
+    return rfc8785.dumps(obj)
+
+
+def test_three_processes_report_what_one_does(database, vouched) -> None:
+    _, unit_of_work, signer = database
+
+    alone = verify(unit_of_work, signer, workers=1)
+    shared = verify(unit_of_work, signer, workers=3)
+
+    assert vouched == [True, True]  # both other ranges were read elsewhere
+    assert shared.ok and alone.ok, shared.summary()
+    assert (shared.size, shared.root, shared.checkpoint) == (SIZE, alone.root,
+                                                            alone.checkpoint)
+
+
+@pytest.mark.parametrize("seq", [25, 20, 19, 10, 9])
+def test_a_changed_entry_in_any_range_is_named_as_on_one_process(database, vouched,
+                                                                 seq: int) -> None:
+    engine, unit_of_work, signer = database
+    tamper(engine, "UPDATE access_log_entries SET leaf = :leaf WHERE seq = :seq",
+           leaf=changed_leaf(engine, seq), seq=seq)
+
+    alone = verify(unit_of_work, signer, workers=1)
+    shared = verify(unit_of_work, signer, workers=3)
+
+    assert not shared.ok and shared.first_bad_seq == seq, shared.summary()
+    assert (shared.first_bad_seq, shared.problem) == (alone.first_bad_seq, alone.problem)
+
+
+def test_a_deleted_entry_in_another_range_is_named(database, vouched) -> None:
+    engine, unit_of_work, signer = database
+    tamper(engine, "DELETE FROM access_log_entries WHERE seq = 14")
+
+    report = verify(unit_of_work, signer, workers=3)
+
+    assert vouched[0] is False  # its range was read again here
+    assert not report.ok and report.first_bad_seq == 14, report.summary()
+    assert "missing" in report.problem
+
+
+def test_a_changed_search_column_in_another_range_is_named(database, vouched) -> None:
+    engine, unit_of_work, signer = database
+    tamper(engine, "UPDATE access_log_entries SET requester_category = 'custodian' "
+                   "WHERE seq = 27")
+
+    report = verify(unit_of_work, signer, workers=3)
+
+    assert vouched == [True, False]
+    assert not report.ok and report.first_bad_seq == 27, report.summary()
+    assert "requester_category" in report.problem
+
+
+def test_a_log_too_short_to_share_is_read_in_one_process(database, vouched,
+                                                         monkeypatch) -> None:
+    _, unit_of_work, signer = database
+    monkeypatch.setattr(log_verify, "PARALLEL_FROM", SIZE + 1)
+
+    report = verify(unit_of_work, signer, workers=3)
+
+    assert report.ok and vouched == []
