@@ -472,11 +472,16 @@ def directory_information(s: Situation) -> Decision | None:
                     "designated, with no restriction on file.", log=False)
 
 
-# Ed Code 49074 names who may receive data from which no student can be identified.
+# Ed Code 49074 names who may receive data from which no student can be identified: any
+# public agency or entity, and nonprofit educational research organizations. Without an
+# organization_type, these categories qualify by what they are; the courts, prosecutors,
+# probation, police, SARBs and elections officials are public bodies.
 _DEIDENTIFIED_RECIPIENTS = frozenset({
     Cat.RESEARCH_ORGANIZATION, Cat.GOVERNMENT_AUDITOR, Cat.COUNTY_PLACING_AGENCY,
     Cat.OTHER_SCHOOL_OFFICIAL, Cat.PRIVATE_SCHOOL_OFFICIAL, Cat.HEALTH_DEPARTMENT,
     Cat.ACCREDITING_ASSOCIATION, Cat.SCHOOL_OFFICIAL, Cat.CUSTODIAN,
+    Cat.SARB_MEMBER, Cat.DISTRICT_ATTORNEY, Cat.PROBATION_OFFICER, Cat.JUDGE,
+    Cat.LAW_ENFORCEMENT, Cat.ELECTIONS_OFFICIAL,
 })
 
 
