@@ -72,6 +72,14 @@ class Situation:
         return (self.age is not None and self.age >= 16) or (grade is not None and grade >= 10)
 
     @property
+    def volunteer_as_staff(self) -> bool:
+        """A volunteer presented as a school official or the custodian. AR 5125(c) defines
+        both as district officials or employees; Ed Code 49076 lets no volunteer in on that
+        footing (only a SARB's trained volunteer aides, under their own item)."""
+        return self.requester.volunteer and self.requester.category in (
+            Cat.SCHOOL_OFFICIAL, Cat.CUSTODIAN)
+
+    @property
     def requester_is_log_exempt(self) -> bool:
         """Ed Code 49064: the log need not list parents and students with their own access
         to the records (Ed Code 49069, 49076: a parent holding the rights or of a dependent
@@ -84,6 +92,8 @@ class Situation:
                 self.parent_holds_rights or self.student.tax_dependent)
         if r.category is Cat.STUDENT:
             return bool(self.rights_passed) or self.student_16_or_past_grade_10
+        if self.volunteer_as_staff:
+            return False
         if r.category is Cat.CUSTODIAN:
             return True
         return r.category is Cat.SCHOOL_OFFICIAL and r.states_an_interest
@@ -212,7 +222,13 @@ def student_access(s: Situation) -> Decision | None:
 
 # -- officials with a legitimate educational interest (AR 5125(c)-(d), (g)) ----
 
+_VOLUNTEER = ("A volunteer is not a school official or employee of the district and has no "
+              "access on that footing.")
+
+
 def school_official_access(s: Situation) -> Decision | None:
+    if s.volunteer_as_staff:
+        return s.deny("school_official", _VOLUNTEER)
     if not s.requester.states_an_interest:
         return s.deny("school_official", "A school official must state the legitimate "
                       "educational interest that requires the record; none was stated.")
@@ -221,6 +237,8 @@ def school_official_access(s: Situation) -> Decision | None:
 
 
 def custodian_access(s: Situation) -> Decision | None:
+    if s.volunteer_as_staff:
+        return s.deny("custodian_of_records", _VOLUNTEER)
     if s.purpose_is(Purpose.RECORDS_ADMINISTRATION) or s.requester.states_an_interest:
         return s.permit("custodian_of_records", "The custodian of records administers the "
                         "student's file.", log=False)
@@ -599,7 +617,7 @@ def access_log_readers(s: Situation) -> Decision | None:
                             "or past the 10th grade, may read the access log.", log=False)
         return s.deny("access_log_readers", "A student under 16 who has not completed the "
                       "10th grade may not read the access log.")
-    if c is Cat.CUSTODIAN:
+    if c is Cat.CUSTODIAN and not s.volunteer_as_staff:
         return s.permit("access_log_readers", "The custodian of records keeps the access log.",
                         log=False)
     if c is Cat.GOVERNMENT_AUDITOR:
@@ -644,7 +662,8 @@ def challenge(s: Situation) -> Decision | None:
 
 def add_record(s: Situation) -> Decision | None:
     c = s.requester.category
-    if not (c is Cat.CUSTODIAN or (c is Cat.SCHOOL_OFFICIAL and s.requester.states_an_interest)):
+    if s.volunteer_as_staff or not (
+            c is Cat.CUSTODIAN or (c is Cat.SCHOOL_OFFICIAL and s.requester.states_an_interest)):
         return s.deny("record_keeping", "Only the custodian of records, or a school official "
                       "with a stated legitimate educational interest, adds to a student's "
                       "records.")
