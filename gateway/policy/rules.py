@@ -599,18 +599,24 @@ def emergency(s: Situation) -> Decision | None:
 
 # -- the access log, challenges and additions (AR 5125(i)-(j)) ----------------------
 
+# A parent refused because a court revoked the rights, or because they passed to the student.
+_REVOKED, _PASSED = ("34 CFR 99.4",), ("34 CFR 99.5",)
+
+
 def access_log_readers(s: Situation) -> Decision | None:
     c = s.requester.category
     if c is Cat.PARENT:
         if s.requester.access_revoked_by_court:
-            return s.deny("access_log_readers", "A court order revokes this parent's rights.")
+            return s.deny("access_log_readers", "A court order revokes this parent's rights.",
+                          also_cite=_REVOKED)
         holds = s.parent_holds_rights
         if holds is None:
             return s.missing("access_log_readers", "the student's birth date")
         if holds or s.student.tax_dependent:
             return s.permit("access_log_readers", "A parent may read the student's access log.",
                             log=False)
-        return s.deny("access_log_readers", "The rights have passed to the adult student.")
+        return s.deny("access_log_readers", "The rights have passed to the adult student.",
+                      also_cite=_PASSED)
     if c is Cat.STUDENT:
         if s.rights_passed or s.student_16_or_past_grade_10:
             return s.permit("access_log_readers", "An adult student, or a student 16 or older "
@@ -635,13 +641,14 @@ def challenge(s: Situation) -> Decision | None:
     c = s.requester.category
     if c is Cat.PARENT:
         if s.requester.access_revoked_by_court:
-            return s.deny("challenge", "A court order revokes this parent's rights.")
+            return s.deny("challenge", "A court order revokes this parent's rights.",
+                          also_cite=_REVOKED)
         holds = s.parent_holds_rights
         if holds is None:
             return s.missing("challenge", "the student's birth date")
         if not holds:
             return s.deny("challenge", "The rights have passed to the adult student, who alone "
-                          "may challenge the record.")
+                          "may challenge the record.", also_cite=_PASSED)
         if not s.requester.legal_custody:
             return s.deny("challenge", "Only a parent with legal custody may challenge a "
                           "record or file a written response.")
