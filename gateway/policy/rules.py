@@ -621,6 +621,10 @@ def access_log_readers(s: Situation) -> Decision | None:
         if s.rights_passed or s.student_16_or_past_grade_10:
             return s.permit("access_log_readers", "An adult student, or a student 16 or older "
                             "or past the 10th grade, may read the access log.", log=False)
+        if s.age is None:
+            return s.missing("access_log_readers", "the student's birth date")
+        if s.student.grade_completed is None:
+            return s.missing("access_log_readers", "the grade the student has completed")
         return s.deny("access_log_readers", "A student under 16 who has not completed the "
                       "10th grade may not read the access log.")
     if c is Cat.CUSTODIAN and not s.volunteer_as_staff:
