@@ -72,6 +72,14 @@ class Situation:
         return (self.age is not None and self.age >= 16) or (grade is not None and grade >= 10)
 
     @property
+    def volunteer_as_staff(self) -> bool:
+        """A volunteer presented as a school official or the custodian. AR 5125(c) defines
+        both as district officials or employees; Ed Code 49076 lets no volunteer in on that
+        footing (only a SARB's trained volunteer aides, under their own item)."""
+        return self.requester.volunteer and self.requester.category in (
+            Cat.SCHOOL_OFFICIAL, Cat.CUSTODIAN)
+
+    @property
     def requester_is_log_exempt(self) -> bool:
         """Ed Code 49064: the log need not list parents and students with their own access
         to the records (Ed Code 49069, 49076: a parent holding the rights or of a dependent
@@ -84,6 +92,8 @@ class Situation:
                 self.parent_holds_rights or self.student.tax_dependent)
         if r.category is Cat.STUDENT:
             return bool(self.rights_passed) or self.student_16_or_past_grade_10
+        if self.volunteer_as_staff:
+            return False
         if r.category is Cat.CUSTODIAN:
             return True
         return r.category is Cat.SCHOOL_OFFICIAL and r.states_an_interest
@@ -212,7 +222,13 @@ def student_access(s: Situation) -> Decision | None:
 
 # -- officials with a legitimate educational interest (AR 5125(c)-(d), (g)) ----
 
+_VOLUNTEER = ("A volunteer is not a school official or employee of the district and has no "
+              "access on that footing.")
+
+
 def school_official_access(s: Situation) -> Decision | None:
+    if s.volunteer_as_staff:
+        return s.deny("school_official", _VOLUNTEER)
     if not s.requester.states_an_interest:
         return s.deny("school_official", "A school official must state the legitimate "
                       "educational interest that requires the record; none was stated.")
@@ -221,6 +237,8 @@ def school_official_access(s: Situation) -> Decision | None:
 
 
 def custodian_access(s: Situation) -> Decision | None:
+    if s.volunteer_as_staff:
+        return s.deny("custodian_of_records", _VOLUNTEER)
     if s.purpose_is(Purpose.RECORDS_ADMINISTRATION) or s.requester.states_an_interest:
         return s.permit("custodian_of_records", "The custodian of records administers the "
                         "student's file.", log=False)
@@ -472,11 +490,16 @@ def directory_information(s: Situation) -> Decision | None:
                     "designated, with no restriction on file.", log=False)
 
 
-# Ed Code 49074 names who may receive data from which no student can be identified.
+# Ed Code 49074 names who may receive data from which no student can be identified: any
+# public agency or entity, and nonprofit educational research organizations. Without an
+# organization_type, these categories qualify by what they are; the courts, prosecutors,
+# probation, police, SARBs and elections officials are public bodies.
 _DEIDENTIFIED_RECIPIENTS = frozenset({
     Cat.RESEARCH_ORGANIZATION, Cat.GOVERNMENT_AUDITOR, Cat.COUNTY_PLACING_AGENCY,
     Cat.OTHER_SCHOOL_OFFICIAL, Cat.PRIVATE_SCHOOL_OFFICIAL, Cat.HEALTH_DEPARTMENT,
     Cat.ACCREDITING_ASSOCIATION, Cat.SCHOOL_OFFICIAL, Cat.CUSTODIAN,
+    Cat.SARB_MEMBER, Cat.DISTRICT_ATTORNEY, Cat.PROBATION_OFFICER, Cat.JUDGE,
+    Cat.LAW_ENFORCEMENT, Cat.ELECTIONS_OFFICIAL,
 })
 
 
@@ -576,25 +599,35 @@ def emergency(s: Situation) -> Decision | None:
 
 # -- the access log, challenges and additions (AR 5125(i)-(j)) ----------------------
 
+# A parent refused because a court revoked the rights, or because they passed to the student.
+_REVOKED, _PASSED = ("34 CFR 99.4",), ("34 CFR 99.5",)
+
+
 def access_log_readers(s: Situation) -> Decision | None:
     c = s.requester.category
     if c is Cat.PARENT:
         if s.requester.access_revoked_by_court:
-            return s.deny("access_log_readers", "A court order revokes this parent's rights.")
+            return s.deny("access_log_readers", "A court order revokes this parent's rights.",
+                          also_cite=_REVOKED)
         holds = s.parent_holds_rights
         if holds is None:
             return s.missing("access_log_readers", "the student's birth date")
         if holds or s.student.tax_dependent:
             return s.permit("access_log_readers", "A parent may read the student's access log.",
                             log=False)
-        return s.deny("access_log_readers", "The rights have passed to the adult student.")
+        return s.deny("access_log_readers", "The rights have passed to the adult student.",
+                      also_cite=_PASSED)
     if c is Cat.STUDENT:
         if s.rights_passed or s.student_16_or_past_grade_10:
             return s.permit("access_log_readers", "An adult student, or a student 16 or older "
                             "or past the 10th grade, may read the access log.", log=False)
+        if s.age is None:
+            return s.missing("access_log_readers", "the student's birth date")
+        if s.student.grade_completed is None:
+            return s.missing("access_log_readers", "the grade the student has completed")
         return s.deny("access_log_readers", "A student under 16 who has not completed the "
                       "10th grade may not read the access log.")
-    if c is Cat.CUSTODIAN:
+    if c is Cat.CUSTODIAN and not s.volunteer_as_staff:
         return s.permit("access_log_readers", "The custodian of records keeps the access log.",
                         log=False)
     if c is Cat.GOVERNMENT_AUDITOR:
@@ -612,13 +645,14 @@ def challenge(s: Situation) -> Decision | None:
     c = s.requester.category
     if c is Cat.PARENT:
         if s.requester.access_revoked_by_court:
-            return s.deny("challenge", "A court order revokes this parent's rights.")
+            return s.deny("challenge", "A court order revokes this parent's rights.",
+                          also_cite=_REVOKED)
         holds = s.parent_holds_rights
         if holds is None:
             return s.missing("challenge", "the student's birth date")
         if not holds:
             return s.deny("challenge", "The rights have passed to the adult student, who alone "
-                          "may challenge the record.")
+                          "may challenge the record.", also_cite=_PASSED)
         if not s.requester.legal_custody:
             return s.deny("challenge", "Only a parent with legal custody may challenge a "
                           "record or file a written response.")
@@ -639,7 +673,8 @@ def challenge(s: Situation) -> Decision | None:
 
 def add_record(s: Situation) -> Decision | None:
     c = s.requester.category
-    if not (c is Cat.CUSTODIAN or (c is Cat.SCHOOL_OFFICIAL and s.requester.states_an_interest)):
+    if s.volunteer_as_staff or not (
+            c is Cat.CUSTODIAN or (c is Cat.SCHOOL_OFFICIAL and s.requester.states_an_interest)):
         return s.deny("record_keeping", "Only the custodian of records, or a school official "
                       "with a stated legitimate educational interest, adds to a student's "
                       "records.")

@@ -28,7 +28,8 @@ REFUSED: list[tuple[dict[str, Any], dict[str, Any], str]] = [
     (REVOKED, CHILD, "access"), (PARENT, ADULT, "access"), (PARENT, NO_BIRTH_DATE, "access"),
     (STUDENT, CHILD, "access"), (STUDENT, NO_GRADE, "access"),
     (REVOKED, CHILD, "view_access_log"), (PARENT, ADULT, "view_access_log"),
-    (STUDENT, CHILD, "view_access_log"),
+    (STUDENT, CHILD, "view_access_log"), (STUDENT, NO_BIRTH_DATE, "view_access_log"),
+    (STUDENT, NO_GRADE, "view_access_log"),
     (REVOKED, CHILD, "challenge"), (PARENT, ADULT, "challenge"),
     (NONCUSTODIAL, CHILD, "challenge"), (STUDENT, CHILD, "challenge"),
 ]
