@@ -356,7 +356,7 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
     children: list[tuple[int, int, Future[tuple[str, str, bytes] | None]]] = []
     pool = None
     if (workers > 1 and end is not None and end - start >= PARALLEL_FROM and not found
-            and threading.active_count() == 1  # forking a threaded process is unsafe
+            and _fork_is_safe()
             and (url := _shareable_url(session)) is not None):
         # The first range is read here; each of the others by a forked process, which
         # has the key-encryption keys from this one's memory (they are never pickled).
@@ -482,6 +482,11 @@ class _Reader:
             sealed_parts.check()
             self.size, self.prev = size, prev
             yield page
+
+
+def _fork_is_safe() -> bool:
+    """Only this thread runs: a fork copies no lock another thread holds (as in the CLI)."""
+    return threading.active_count() == 1
 
 
 def _shareable_url(session: Any) -> str | None:
