@@ -177,7 +177,9 @@ def test_text_no_database_can_hold_is_a_field_error_not_a_server_error(sis, teac
     assert is_problem(sis.enrols("SIS\x00"), 422)["errors"] == {
         "path": {"sis_id": ["no control characters"]}}
     is_problem(sis.lists_records("SIS\x00"), 404)
-    is_problem(teacher.reads("SIS\x00", str(uuid.uuid4()), purpose="review"), 404)
+    # A teacher is not told that no student has that id: refused, as about any student.
+    is_problem(teacher.reads("SIS\x00", str(uuid.uuid4()), purpose="review"), 403,
+               "access-refused")
     assert is_problem(sis.imports([{"sis_id": "\ud800"}]), 422)["rows"][0]["field"] == "sis_id"
     assert "display_name" in is_problem(sis.records_guardian("SIS-2001", **guardian),
                                         422)["errors"]["json"]["parent"]
