@@ -393,6 +393,49 @@ def test_the_record_directory_lists_metadata_only(sis, custodian) -> None:
             as_text=True)
 
 
+def _entries_about(unit_of_work, sis_id: str) -> list:
+    with unit_of_work() as uow:
+        student = uow.students.by_sis_id(sis_id)
+        return uow.access_log.open(uow.access_log.search(student_id=student.id))
+
+
+def test_opening_the_record_directory_is_an_entry(sis, custodian, unit_of_work) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    record_id = sis.adds_record("SIS-2001").get_json()["id"]
+
+    for keeper in (sis, custodian):
+        assert keeper.lists_records("SIS-2001").status_code == 200
+
+    listings = [e for e in _entries_about(unit_of_work, "SIS-2001")
+                if e.logged.event.value == "disclosure"]
+    assert [e.entry.requester.category for e in listings] == ["school_official", "custodian"]
+    for listing in listings:
+        assert [r.id for r in listing.entry.records] == [record_id]
+        assert listing.logged.stored.clear["outcome"] == "listed"
+        # Record keepers: entries, but not lines of the student's Ed Code 49064 log.
+        assert not listing.logged.log_required
+
+
+def test_a_refused_directory_request_is_an_entry_and_tells_nothing(
+        teacher, sis, unit_of_work) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    sis.adds_record("SIS-2001")
+
+    known = is_problem(teacher.lists_records("SIS-2001"), 403, "not-a-record-keeper")
+    with unit_of_work() as uow:
+        size = uow.access_log.head().size
+    unknown = is_problem(teacher.lists_records("SIS-2999"), 403, "not-a-record-keeper")
+
+    known.pop("request_id"), unknown.pop("request_id")
+    assert unknown == known
+    refusal = _entries_about(unit_of_work, "SIS-2001")[-1]
+    assert refusal.logged.event.value == "denial"
+    assert refusal.logged.requester_category == "school_official"
+    assert refusal.logged.log_required  # a request for information, no interest stated
+    with unit_of_work() as uow:
+        assert uow.access_log.head().size == size  # nothing about a student not held
+
+
 def test_after_graduation_only_routine_updating_is_added(sis) -> None:
     sis.enrols("SIS-2003", birth_date="2006-08-14", grade_completed=12, status="graduated")
 
