@@ -311,7 +311,7 @@ def test_a_parent_cannot_tell_whether_another_student_exists(
     assert nobody == other_child
     assert nobody["type"].endswith(":no-verified-relationship")
     assert _refusal(preview) == nobody
-    [entry] = access_log_of(unit_of_work, other.sis_id)  # the read; a preview records none
+    [entry] = access_log_of(unit_of_work, other.sis_id)  # the read (the preview: no student)
     assert entry.logged.event.value == "denial"
 
 
