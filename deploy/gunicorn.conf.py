@@ -8,7 +8,12 @@ workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 # sync: one request at a time per worker, the connection closed after each. gthread
 # (GATEWAY_WORKER_CLASS=gthread, GATEWAY_THREADS=n) keeps connections alive and lets a
 # worker serve another request while one waits on the database; see docs/benchmarks.md.
-worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "sync")
+# Either way the gateway's subclass (gateway/workers.py), which answers what gunicorn
+# refuses itself (414 request line too long, 431 header fields too large, 400...) with
+# RFC 9457 problem details instead of HTML. Another class name is used as given.
+_worker = os.environ.get("GATEWAY_WORKER_CLASS", "sync")
+worker_class = {"sync": "gateway.workers.ProblemSyncWorker",
+                "gthread": "gateway.workers.ProblemThreadWorker"}.get(_worker, _worker)
 threads = int(os.environ.get("GATEWAY_THREADS", "1"))
 timeout = 30
 # A read's purpose and stated interest travel in the query string (up to 2,000 characters

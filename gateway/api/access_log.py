@@ -175,8 +175,10 @@ class StudentAccessLog(MethodView):
                       description="Allowed once a step is done; nothing returned")
     @problems(blp, {403: "Refused under AR 5125 (the decision is in the body), an "
                          "unregistered requester, or a parent whose relationship is not "
-                         "verified"})
-    @_errors(401, 404, 503)
+                         "verified; an unknown student is answered the same way",
+                    404: "No student with that SIS id (the custodian and the SIS "
+                         "integrations only)"})
+    @_errors(401, 503)
     def get(self, args: dict[str, Any], sis_id: str):
         """A student's access log (Ed Code 49064), for those the engine lets read it."""
         answer = find().access_log.student_log(_reader(), sis_id, purpose=args["purpose"],

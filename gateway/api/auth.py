@@ -47,4 +47,5 @@ def current_caller() -> Caller:
         add_log_fields(token_refused="insufficient_scope")
         raise InsufficientScope()
     g.token_scopes = claims.scopes  # what the provider granted (the SIS write API checks it)
-    return Caller(issuer=claims.issuer, subject=claims.subject)
+    return Caller(issuer=claims.issuer, subject=claims.subject,
+                  scopes=frozenset(claims.scopes))

@@ -62,8 +62,9 @@ class StudentRecord(MethodView):
     @problems(blp, {
         401: "No valid access token",
         403: "Refused under AR 5125 (the decision is in the body), an unregistered requester, "
-             "or a parent whose relationship is not verified",
-        404: "No such record of that student",
+             "or a parent whose relationship is not verified; to anyone but the custodian "
+             "and the SIS integrations, also a record or student that is not there",
+        404: "No such record of that student (the custodian and the SIS integrations only)",
         410: "The record was destroyed under the retention schedule",
         503: "The disclosure could not be recorded, so nothing was disclosed; or the OpenID "
              "provider cannot be reached"})
@@ -99,7 +100,7 @@ class DecisionPreview(MethodView):
         401: "No valid access token",
         403: "An unregistered requester, a parent whose relationship is not verified, or "
              "a request the access log must list (read the record instead)",
-        404: "No such record of that student",
+        404: "No such record of that student (the custodian and the SIS integrations only)",
         503: "The database or the OpenID provider cannot be reached"})
     def post(self, args: dict[str, Any]):
         """Preview the decision a read would get, without disclosing or recording anything

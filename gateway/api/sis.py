@@ -238,7 +238,8 @@ def _guardian(saved: GuardianSaved) -> dict[str, Any]:
 @blp.route("/students/<string:sis_id>/records")
 class StudentRecords(MethodView):
     @blp.doc(**_SECURED)
-    @blp.response(200, RecordDirectorySchema, description="Metadata only, no content")
+    @blp.response(200, RecordDirectorySchema, description="Metadata only, no content; the "
+                  "listing is entered in the access log")
     @_errors(401, 403, 404, 503)
     def get(self, sis_id: str):
         """The student's records as metadata, for those who keep them (docs/api.md)."""

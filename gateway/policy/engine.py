@@ -39,6 +39,31 @@ class PolicyEngine:
     def decide(self, question: AccessQuestion, today: date) -> Decision:
         return decide(question, today, self.pack)
 
+    def refusal(self, clause_id: str, reason: str, *, requester: Requester | None = None,
+                student: Student | None = None, today: date | None = None) -> Decision:
+        """A refusal made before the rules are asked (a relationship nobody verified, a
+        registration withdrawn, a record that is not there, a request only record keepers
+        may make), as a denial under ``clause_id`` to enter in the access log.
+
+        Ed Code 49064 lists everyone who requests information, so the student's log lists
+        it (``log_required``) unless ``requester`` (as the district knows them: no claimed
+        relationship) is one the log need not list; those are asking for a record of this
+        ``student``, on ``today``.
+        """
+        clause = self.pack.clauses[clause_id]
+        log_required = True
+        if requester is not None and today is not None:
+            student = student or Student()
+            question = AccessQuestion(requester=requester, student=student,
+                                      action=Action.ACCESS,
+                                      record_type=RecordType.COURSES_AND_MARKS, purpose="")
+            log_required = not Situation(
+                question=question, requester=requester,
+                record_type=RecordType.COURSES_AND_MARKS, student=student, purpose="",
+                today=today, pack=self.pack, age=student.age_on(today)).requester_is_log_exempt
+        return Decision(Outcome.DENY, clause_id, clause.citations, reason,
+                        log_required=log_required)
+
     def consent_refusal(self, student: Student, consent: Consent, record_type: RecordType,
                         today: date) -> str | None:
         """Why this written consent, given today, could not support a disclosure of
@@ -95,9 +120,11 @@ def _most_favourable(situation: Situation, candidates: Iterable[rules.Rule]) -> 
         return pending
     if denial is not None:
         return denial
-    return situation.deny("no_basis", "No basis in the regulation allows this requester this "
-                          "record for this purpose: outside parties need written consent or a "
-                          "judicial order.")
+    return situation.deny("no_basis", NO_BASIS)
+
+
+NO_BASIS = ("No basis in the regulation allows this requester this record for this purpose: "
+            "outside parties need written consent or a judicial order.")
 
 
 def _unrecognized(question: AccessQuestion, pack: PolicyPack) -> Decision:

@@ -12,14 +12,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.events import EntryError, EventType, RecordRef, Requester
 from gateway.policy import facts
 from gateway.policy.decision import Decision, Obligation, Outcome
+from gateway.policy.engine import NO_BASIS, PolicyEngine
 from gateway.policy.facts import AccessQuestion, Action, Evidence, RecordType, RequesterCategory
-from gateway.services.base import DistrictService
+from gateway.services.base import DistrictService, Refused
 from gateway.store import models
 from gateway.store.access_log import requester_identity
 from gateway.store.crypto import CryptoError
@@ -55,10 +57,31 @@ class DisclosureNotRecorded(AccessError):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who the access token says is asking."""
+    """Who the access token says is asking, and the scopes the provider granted it."""
 
     issuer: str
     subject: str
+    scopes: frozenset[str] = frozenset()
+
+
+# The scope the district's provider grants its SIS integrations only (docs/api.md).
+WRITE_SCOPE = "records:write"
+# Who exercises a family's rights: parents, and the student's own login.
+FAMILY = (RequesterCategory.PARENT, RequesterCategory.STUDENT)
+
+# Why a request is refused before the engine is asked (the refusal's entry says so).
+UNVERIFIED = ("The custodian of records has not verified this requester's relationship to "
+              "the student (AR 5125(i)).")
+WITHDRAWN = "The district has withdrawn this requester's registration."
+
+
+def is_record_keeper(requester: models.Requester, scopes: frozenset[str]) -> bool:
+    """The custodian of records, or one of the district's SIS integrations (a school
+    official whose token carries the write scope): those who keep the file and may be
+    told that a student is not in it."""
+    return (requester.category is RequesterCategory.CUSTODIAN
+            or (requester.category is RequesterCategory.SCHOOL_OFFICIAL
+                and WRITE_SCOPE in scopes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +178,12 @@ class RecordAccessService(DistrictService):
         today = self._today(now)
         with self._uow() as uow:
             uow.read_snapshot()
-            question = self._question(uow, request, now, today)[3]
-            decision = self._policy.decide(question, today)
+            try:
+                question = self._question(uow, request, now, today)[3]
+            except Refused as refused:  # no such record: answered as a refusal is
+                decision = refused.decision
+            else:
+                decision = self._policy.decide(question, today)
         if decision.log_required:
             raise PreviewNotAnswered("a request the access log must list is answered by a read")
         return decision
@@ -166,14 +193,37 @@ class RecordAccessService(DistrictService):
         found = uow.read_facts.for_read(request.caller.issuer, request.caller.subject,
                                         request.student_sis_id, request.record_id,
                                         at=now, today=today)
-        if found is None or not found.requester.active:
+        if found is None:
             raise UnregisteredRequester("the district has not registered this requester")
         requester, student, record = found.requester, found.student, found.record
-        if student is None or record is None:
-            raise UnknownStudentOrRecord("no such record of that student")
+        interest = request.legitimate_educational_interest
+        refuse = RefusalOf(self._policy, uow, requester, now, Action.ACCESS, request.purpose,
+                           interest, request.request_id)
+        if not requester.active:
+            refuse(student, self._policy.refusal("unrecognized_request", WITHDRAWN),
+                   UnregisteredRequester("the district has withdrawn this requester"), record)
+        keeper = is_record_keeper(requester, request.caller.scopes)
+        if student is None:
+            # Only those who keep the file learn that a student is not in it; anyone else
+            # is answered as they would be about a student who is (nothing is logged: there
+            # is no student to log it about).
+            if keeper:
+                raise UnknownStudentOrRecord("no such record of that student")
+            if requester.category in FAMILY:
+                raise NoVerifiedRelationship("no verified relationship to this student")
+            raise Refused(self._no_such_record(requester, interest, today))
+        try:
+            who = engine_requester(requester, found.guardianship, student.id, interest)
+        except NoVerifiedRelationship as exc:
+            refuse(student, self._policy.refusal("unrecognized_request", UNVERIFIED), exc,
+                   record)
+        if record is None:
+            if keeper or requester.category in FAMILY:
+                raise UnknownStudentOrRecord("no such record of that student")
+            decision = self._no_such_record(requester, interest, today)
+            refuse(student, decision, Refused(decision))
         question = AccessQuestion(
-            requester=engine_requester(requester, found.guardianship, student.id,
-                                       request.legitimate_educational_interest),
+            requester=who,
             student=student.as_fact(),
             action=Action.ACCESS,
             record_type=record.record_type,
@@ -187,6 +237,13 @@ class RecordAccessService(DistrictService):
         )
         return requester, student, record, question
 
+    def _no_such_record(self, requester: models.Requester, interest: str,
+                        today: date) -> Decision:
+        """The answer to one who may not be told which records (or students) exist, about
+        one that does not: the refusal the engine gives when no basis allows a record."""
+        return self._policy.refusal("no_basis", NO_BASIS,
+                                    requester=requester.as_fact(None, interest), today=today)
+
     @staticmethod
     def _add_duties(uow: UnitOfWork, decision: Decision, student_id: uuid.UUID,
                     record_id: uuid.UUID, request: RecordRequest,
@@ -197,6 +254,52 @@ class RecordAccessService(DistrictService):
                 student_id=student_id, record_id=record_id, obligation=duty.value,
                 due_by=now + DUTY_DUE[duty], created_from_request_id=request.request_id))
         return tuple(d.value for d in duties)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalOf:
+    """Refuses a request outside the engine, entering the refusal in the access log
+    first (a ``denial``, committed on its own) when it is about a student the district
+    holds: Ed Code 49064 lists those requesting information, not only those the engine
+    answered. Fails closed like every entry."""
+
+    policy: PolicyEngine
+    uow: UnitOfWork
+    requester: models.Requester
+    now: datetime
+    action: Action
+    purpose: str = ""
+    stated_interest: str = ""
+    request_id: str = ""
+
+    def __call__(self, student: models.Student | None, decision: Decision,
+                 answer: Exception, record: models.StudentRecord | None = None) -> NoReturn:
+        if student is not None:
+            log_refusal(self.uow, self.policy, self.requester, student.id, decision,
+                        at=self.now, action=self.action, purpose=self.purpose,
+                        stated_interest=self.stated_interest, request_id=self.request_id,
+                        records=() if record is None else (
+                            RecordRef(str(record.id), record.record_type.value),))
+        raise answer
+
+
+def log_refusal(uow: UnitOfWork, policy: PolicyEngine, requester: models.Requester,
+                student_id: uuid.UUID, decision: Decision, *, at: datetime, action: Action,
+                purpose: str = "", stated_interest: str = "", request_id: str = "",
+                records: Sequence[RecordRef] = ()) -> None:
+    """Enter a refusal made outside the engine as a ``denial`` about the student and
+    commit it (the refused request writes nothing else); DisclosureNotRecorded if it
+    cannot be, so that a refusal is never answered unlogged."""
+    uow.start_writing()
+    try:
+        uow.access_log.append(
+            EventType.DENIAL, at=at, student_id=student_id, records=records,
+            requester=log_requester(requester), action=action.value, purpose=purpose,
+            stated_interest=stated_interest, decision=decision, request_id=request_id,
+            policy_version=policy.pack.version, outcome=OUTCOME[Outcome.DENY])
+        uow.commit()
+    except (SQLAlchemyError, EntryError, CryptoError) as exc:
+        raise DisclosureNotRecorded("the refusal could not be recorded") from exc
 
 
 def log_requester(requester: models.Requester) -> Requester:
@@ -236,18 +339,21 @@ def engine_requester(requester: models.Requester, guardianship: models.Guardians
         raise NoVerifiedRelationship(str(exc)) from None
 
 
-def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID,
+def evidence_on_file(uow: UnitOfWork, requester_id: uuid.UUID, student_id: uuid.UUID | None,
                      record_type: RecordType, now: datetime, today: date) -> Evidence:
     """What the district holds for this requester and student: papers, consents, court
-    orders and subpoenas, an emergency it determined."""
+    orders and subpoenas, an emergency it determined (for no student: the papers)."""
     kinds = {a.kind for a in uow.agreements.in_force(requester_id, today)}
     return _evidence(
         record_type, today,
-        consents=uow.consents.for_recipient(student_id, requester_id, at=now),
+        consents=(uow.consents.for_recipient(student_id, requester_id, at=now)
+                  if student_id is not None else ()),
         written_agreement=models.AgreementKind.WRITTEN_AGREEMENT in kinds,
         written_certification=models.AgreementKind.WRITTEN_CERTIFICATION in kinds,
-        emergency_threat=uow.emergencies.threat_on(student_id, requester_id, today),
-        judicial_orders=uow.judicial_orders.of_student(student_id, requester_id))
+        emergency_threat=(uow.emergencies.threat_on(student_id, requester_id, today)
+                          if student_id is not None else ""),
+        judicial_orders=(uow.judicial_orders.of_student(student_id, requester_id)
+                         if student_id is not None else ()))
 
 
 def _evidence(record_type: RecordType, today: date, *, consents: Sequence[models.Consent],

@@ -25,12 +25,19 @@ from audit.events import EntryError, EventType
 from gateway.audit_signing import AuditKeys
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.facts import AccessQuestion, Action, RecordType, RequesterCategory
+from gateway.policy.facts import AccessQuestion, Action, RecordType, RequesterCategory, Student
 from gateway.services.access import (
+    FAMILY,
     LOGGED_AS,
     OUTCOME,
+    UNVERIFIED,
+    WITHDRAWN,
     Caller,
+    NoVerifiedRelationship,
+    RefusalOf,
+    UnregisteredRequester,
     evidence_on_file,
+    is_record_keeper,
     log_requester,
     registered_requester,
     requester_fact,
@@ -246,6 +253,8 @@ class AccessLogService(DistrictService):
         with self._uow() as uow:
             requester, student, decision = self._may_read_student_log(uow, reader, sis_id,
                                                                       purpose)
+            if student is None:  # answered as about a student the district holds; no entry
+                return StudentLog(decision)
             page = None
             if decision.outcome is Outcome.PERMIT:
                 page = _required_entries(uow, student.id, after, limit,
@@ -263,6 +272,8 @@ class AccessLogService(DistrictService):
         with self._uow() as uow:
             requester, student, decision = self._may_read_student_log(uow, reader, sis_id,
                                                                       purpose)
+            if student is None:  # answered as about a student the district holds; no entry
+                return decision, None
             bundle = None
             if decision.outcome is Outcome.PERMIT:
                 try:
@@ -294,15 +305,43 @@ class AccessLogService(DistrictService):
 
     def _may_read_student_log(self, uow: UnitOfWork, reader: Reader, sis_id: str,
                               purpose: str):
+        """The requester, the student (None: no such student, for one who may not be told)
+        and the engine's decision. Refusals before the engine (a withdrawn registration,
+        a relationship nobody verified) about a student the district holds are entered
+        in the log as denials; an unknown student is answered, to all but the custodian
+        and the SIS integrations, as a student the district holds would be."""
         now = self._clock()
         today = self._today(now)
-        requester = registered_requester(uow, reader.caller)
+        caller = reader.caller
+        requester = uow.requesters.by_subject(caller.issuer, caller.subject)
+        if requester is None:
+            raise UnregisteredRequester("the district has not registered this requester")
         student = uow.students.by_sis_id(sis_id)
+        refuse = RefusalOf(self._policy, uow, requester, now, Action.VIEW_ACCESS_LOG,
+                           purpose, request_id=reader.request_id)
+        if not requester.active:
+            refuse(student, self._policy.refusal("unrecognized_request", WITHDRAWN),
+                   UnregisteredRequester("the district has withdrawn this requester"))
         if student is None:
-            raise UnknownStudent("no student with that SIS id")
+            if is_record_keeper(requester, caller.scopes):
+                raise UnknownStudent("no student with that SIS id")
+            if requester.category in FAMILY:
+                raise NoVerifiedRelationship("no verified relationship to this student")
+            # The rules for anyone else do not turn on the student: ask about none.
+            decision = self._policy.decide(AccessQuestion(
+                requester=requester.as_fact(), student=Student(),
+                action=Action.VIEW_ACCESS_LOG, record_type=RecordType.ACCESS_LOG,
+                purpose=purpose, evidence=evidence_on_file(
+                    uow, requester.id, None, RecordType.ACCESS_LOG, now, today)), today)
+            if decision.outcome is Outcome.PERMIT:  # one who may read logs may be told
+                raise UnknownStudent("no student with that SIS id")
+            return requester, None, decision
+        try:
+            who = requester_fact(uow, requester, student.id)
+        except NoVerifiedRelationship as exc:
+            refuse(student, self._policy.refusal("unrecognized_request", UNVERIFIED), exc)
         decision = self._policy.decide(AccessQuestion(
-            requester=requester_fact(uow, requester, student.id),
-            student=student.as_fact(), action=Action.VIEW_ACCESS_LOG,
+            requester=who, student=student.as_fact(), action=Action.VIEW_ACCESS_LOG,
             record_type=RecordType.ACCESS_LOG, purpose=purpose,
             evidence=evidence_on_file(uow, requester.id, student.id,
                                       RecordType.ACCESS_LOG, now, today)), today)

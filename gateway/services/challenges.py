@@ -232,7 +232,7 @@ class ChallengeService(DistrictService):
                   record_type: RecordType, now: datetime,
                   record: models.StudentRecord | None = None):
         person, student, decision = family_standing(
-            uow, self._policy, caller, sis_id, self._today(now), action=action,
+            uow, self._policy, caller, sis_id, self._today(now), at=now, action=action,
             record_type=record_type, purpose="challenge or respond to a record")
         if record is not None and record.student_id != student.id:
             raise UnknownStudentOrRecord("no such record of that student")

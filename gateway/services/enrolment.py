@@ -30,14 +30,24 @@ from gateway.policy.facts import (
     RecordType,
     RequesterCategory,
 )
-from gateway.services.access import Caller, log_requester, registered_requester
+from gateway.services.access import (
+    WITHDRAWN,
+    Caller,
+    DisclosureNotRecorded,
+    NoVerifiedRelationship,
+    RefusalOf,
+    UnregisteredRequester,
+    is_record_keeper,
+    log_requester,
+    registered_requester,
+    requester_fact,
+)
 from gateway.services.base import DistrictService, Refused
 from gateway.store import models
 from gateway.store.crypto import CryptoError
 from gateway.store.errors import ImportRejected, NotFound
 from gateway.store.uow import UnitOfWork
 
-WRITE_SCOPE = "records:write"
 MAX_IMPORT_ROWS = 10_000
 
 
@@ -95,6 +105,13 @@ class InvalidStudent(EnrolmentError):
     def __init__(self, problems: Mapping[str, list[str]]) -> None:
         super().__init__("the student is refused: " + ", ".join(problems))
         self.problems = dict(problems)
+
+
+# The outcome of a listing of a student's records in its access-log entry.
+DIRECTORY_LISTED = "listed"
+DIRECTORY_REFUSED = ("A student's record directory is listed only for the custodian of "
+                     "records and the district's SIS integrations; others read record by "
+                     "record, each read decided and logged.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,12 +430,59 @@ class EnrolmentService(DistrictService):
     # -- records -------------------------------------------------------------------
 
     def record_directory(self, writer: Writer, sis_id: str) -> list[models.StudentRecord]:
-        """The student's records, as metadata, for those who keep them (docs/api.md)."""
+        """The student's records, as metadata, for those who keep them (docs/api.md).
+
+        Which records a student has is information from the records (34 CFR 99.3), so
+        each listing is an entry in the access log (a ``disclosure`` of those records,
+        committed before they are returned), and so is each refused request about a
+        student the district holds (a ``denial``; Ed Code 49064 lists who requests).
+        """
+        now = self._clock()
+        today = self._today(now)
+        purpose = Purpose.RECORDS_ADMINISTRATION.value
         with self._uow() as uow:
             uow.read_snapshot()
-            record_keeper(uow, writer)
-            student = _student(uow, sis_id)
-            return uow.records.of_student(student.id)
+            requester = uow.requesters.by_subject(writer.caller.issuer, writer.caller.subject)
+            if requester is None:
+                raise UnregisteredRequester("the district has not registered this requester")
+            student = uow.students.by_sis_id(sis_id)
+            refuse = RefusalOf(self._policy, uow, requester, now, Action.ACCESS, purpose,
+                               request_id=writer.request_id)
+            if not requester.active:
+                refuse(student, self._policy.refusal("unrecognized_request", WITHDRAWN),
+                       UnregisteredRequester("the district has withdrawn this requester"))
+            if not is_record_keeper(requester, writer.scopes):
+                refuse(student, self._not_a_keeper(uow, requester, student, today),
+                       NotARecordKeeper("only the custodian of records and the district's "
+                                        "SIS integrations list a student's records"))
+            if student is None:
+                raise UnknownStudent("no student with that SIS id")
+            records = uow.records.of_student(student.id)
+            uow.start_writing()
+            try:
+                uow.access_log.append(
+                    EventType.DISCLOSURE, at=now, student_id=student.id,
+                    requester=log_requester(requester),
+                    records=tuple(RecordRef(str(r.id), r.record_type.value) for r in records),
+                    action=Action.ACCESS.value, purpose=purpose,
+                    request_id=writer.request_id, policy_version=self._policy.pack.version,
+                    outcome=DIRECTORY_LISTED)
+                uow.commit()
+            except (SQLAlchemyError, EntryError, CryptoError) as exc:
+                raise DisclosureNotRecorded("the listing could not be recorded") from exc
+            return records
+
+    def _not_a_keeper(self, uow: UnitOfWork, requester: models.Requester,
+                      student: models.Student | None, today: date) -> Decision:
+        """The refusal of the directory to one who does not keep the file, to log."""
+        if student is None:  # nothing is logged about no student
+            return self._policy.refusal("unrecognized_request", DIRECTORY_REFUSED)
+        try:
+            who = requester_fact(uow, requester, student.id)
+        except NoVerifiedRelationship:
+            who = None  # a claimed relationship is no exemption from the log
+        return self._policy.refusal("unrecognized_request", DIRECTORY_REFUSED, requester=who,
+                                    student=student.as_fact(), today=today)
 
     def add_record(self, writer: Writer, new: NewRecord) -> RecordAdded:
         """Ask the engine (``add_record``, 5 CCR 437), then seal and keep the record.
@@ -458,9 +522,7 @@ class EnrolmentService(DistrictService):
 def record_keeper(uow: UnitOfWork, writer: Writer) -> models.Requester:
     """The registered requester behind the token, if it may write; else refuse."""
     requester = registered_requester(uow, writer.caller)
-    if requester.category is RequesterCategory.CUSTODIAN:
-        return requester
-    if requester.category is RequesterCategory.SCHOOL_OFFICIAL and WRITE_SCOPE in writer.scopes:
+    if is_record_keeper(requester, writer.scopes):
         return requester
     raise NotARecordKeeper("only the custodian of records and the district's SIS "
                            "integrations write students' records")

@@ -25,10 +25,13 @@ from gateway.policy.facts import (
     RequesterCategory,
 )
 from gateway.services.access import (
+    FAMILY,
+    UNVERIFIED,
     AccessError,
     Caller,
     NoVerifiedRelationship,
     UnknownStudentOrRecord,
+    log_refusal,
     log_requester,
     registered_requester,
     requester_fact,
@@ -46,8 +49,6 @@ log = structlog.get_logger("gateway.portal")
 # for them.
 STANDING_RECORD = RecordType.COURSES_AND_MARKS
 STANDING_PURPOSE = "inspect and review the student's records"
-# Who exercises a family's rights in the portal: parents, and students once adult.
-FAMILY = (RequesterCategory.PARENT, RequesterCategory.STUDENT)
 
 
 class NotACustodian(AccessError):
@@ -264,7 +265,7 @@ class PortalService(DistrictService):
         with self._uow() as uow:
             try:
                 parent, student, decision = family_standing(
-                    uow, self._policy, caller, sis_id, self._today(now),
+                    uow, self._policy, caller, sis_id, self._today(now), at=now,
                     record_type=RecordType.DIRECTORY_RESTRICTIONS,
                     purpose="restrict directory information")
             except (UnknownStudentOrRecord, NoVerifiedRelationship):
@@ -333,21 +334,30 @@ class UnknownDuty(AccessError):
 
 
 def family_standing(uow: UnitOfWork, policy: PolicyEngine, caller: Caller, sis_id: str,
-                    today: date, *, action: Action = Action.ACCESS,
+                    today: date, *, at: datetime, action: Action = Action.ACCESS,
                     record_type: RecordType = STANDING_RECORD,
                     purpose: str = STANDING_PURPOSE
                     ) -> tuple[models.Requester, models.Student, Decision]:
     """The signed-in person (a parent, or the student themselves), the student, and the
-    engine's answer to their question. Anyone else, or a parent without a verified
-    relationship, is NoVerifiedRelationship; no such student, UnknownStudentOrRecord."""
+    engine's answer to their question. Anyone else, a parent without a verified
+    relationship, or a student the district does not hold (told no more than about one
+    it holds) is NoVerifiedRelationship; the parent's refusal is entered in the access
+    log (a ``denial`` about the student, committed ``at``)."""
     person = registered_requester(uow, caller)
-    student = uow.students.by_sis_id(sis_id)
-    if student is None:
-        raise UnknownStudentOrRecord("no such student")
     if person.category not in FAMILY:
         raise NoVerifiedRelationship("this is for the student's family")
+    student = uow.students.by_sis_id(sis_id)
+    if student is None:
+        raise NoVerifiedRelationship("no verified relationship to this student")
+    try:
+        who = requester_fact(uow, person, student.id)
+    except NoVerifiedRelationship:
+        log_refusal(uow, policy, person, student.id,
+                    policy.refusal("unrecognized_request", UNVERIFIED), at=at, action=action,
+                    purpose=purpose)
+        raise
     decision = policy.decide(AccessQuestion(
-        requester=requester_fact(uow, person, student.id), student=student.as_fact(),
+        requester=who, student=student.as_fact(),
         action=action, record_type=record_type, purpose=purpose), today)
     return person, student, decision
 

@@ -109,7 +109,8 @@ class RecordsRequestService(DistrictService):
         now = self._clock()
         today = self._today(now)
         with self._uow() as uow:
-            parent, student, decision = family_standing(uow, self._policy, caller, sis_id, today)
+            parent, student, decision = family_standing(uow, self._policy, caller, sis_id, today,
+                                                     at=now)
             if decision.outcome is not Outcome.PERMIT:
                 raise RequestRefused(decision)
             if consent_id is not None:
@@ -174,7 +175,7 @@ class RecordsRequestService(DistrictService):
                 raise NoCopiesToDownload("these copies are not ready")
             student = uow.students.get(request.student_id)
             parent, _, decision = family_standing(uow, self._policy, caller, student.sis_id,
-                                                  today)
+                                                  today, at=now)
             records = [r for r in (uow.records.get(uuid.UUID(i)) for i in request.record_ids or ())
                        if not r.destroyed]
             refs = tuple(RecordRef(str(r.id), r.record_type.value) for r in records)

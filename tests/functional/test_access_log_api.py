@@ -30,7 +30,7 @@ from gateway.settings import load_settings
 from gateway.store import models
 from gateway.store.access_log import LogSigner
 from gateway.store.uow import UnitOfWork
-from tests.functional.conftest import CASE_DAY_NOON, client_id_for
+from tests.functional.conftest import CASE_DAY_NOON, SIS_CLIENT, client_id_for
 
 Cat = RequesterCategory
 SIS_ID = "SIS-LOG-1"
@@ -437,6 +437,64 @@ def test_an_unverified_parent_is_refused(client, world, token_for, unit_of_work)
 
     assert response.status_code == 403
     assert response.get_json()["type"].endswith(":no-verified-relationship")
+    # A request for the student's log is a request for information: its refusal an entry.
+    refusal = entries(unit_of_work, student_id=world.student_id)[-1]
+    assert (refusal.event, refusal.requester_id) == ("denial", world.ids[Cat.PARENT])
+    assert refusal.log_required
+
+
+def test_an_inactive_requester_is_refused_and_the_refusal_logged(
+        client, world, token_for, unit_of_work, gateway_idp) -> None:
+    with unit_of_work() as uow:
+        uow.requesters.get(world.ids[Cat.THIRD_PARTY]).active = False
+        uow.commit()
+
+    before = entries(unit_of_work, student_id=world.student_id)
+    response = get(client, token_for(Cat.THIRD_PARTY), f"/v1/students/{SIS_ID}/access-log")
+
+    assert response.status_code == 403
+    assert response.get_json()["type"].endswith(":unregistered-requester")
+    [refusal] = entries(unit_of_work, student_id=world.student_id)[len(before):]
+    assert (refusal.event, refusal.requester_id) == ("denial", world.ids[Cat.THIRD_PARTY])
+
+
+def _without_request_id(response) -> dict:
+    body = response.get_json()
+    body.pop("request_id")
+    return {"status": response.status_code, "content_type": response.content_type, **body}
+
+
+@pytest.mark.parametrize("category", [Cat.THIRD_PARTY, Cat.SCHOOL_OFFICIAL, Cat.PARENT])
+def test_an_unknown_student_is_answered_as_a_refusal_is(client, world, token_for,
+                                                        unit_of_work, category) -> None:
+    if category is Cat.PARENT:  # another parent's child, then: a refusal all the same
+        with unit_of_work() as uow:
+            for g in uow.guardianships.of_student(world.student_id):
+                g.verified_at = g.verified_by_id = None
+            uow.commit()
+    token = token_for(category)
+
+    known = get(client, token, f"/v1/students/{SIS_ID}/access-log")
+    size = len(entries(unit_of_work))
+    unknown = get(client, token, "/v1/students/SIS-NOBODY/access-log")
+
+    assert known.status_code == 403
+    assert _without_request_id(unknown) == _without_request_id(known)
+    assert len(entries(unit_of_work)) == size  # nothing about a student who is not there
+
+
+def test_the_custodian_and_the_sis_integration_are_told_of_an_unknown_student(
+        client, world, token_for, write_token_for, unit_of_work, gateway_idp) -> None:
+    with unit_of_work() as uow:
+        uow.requesters.add(models.Requester(
+            issuer=gateway_idp.issuer, subject=SIS_CLIENT, display_name="SIS",
+            category=Cat.SCHOOL_OFFICIAL))
+        uow.commit()
+
+    for token in (token_for(Cat.CUSTODIAN), write_token_for(SIS_CLIENT)):
+        response = get(client, token, "/v1/students/SIS-NOBODY/access-log")
+        assert response.status_code == 404
+        assert response.content_type == "application/problem+json"
 
 
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"after": "z"}, {"purpose": ""}])

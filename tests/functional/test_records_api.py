@@ -31,7 +31,7 @@ from gateway.store import models
 from gateway.store.access_log import OpenedEntry
 from gateway.store.uow import UnitOfWork
 from tests.conftest import REPOSITORY
-from tests.functional.conftest import client_id_for
+from tests.functional.conftest import SIS_CLIENT, client_id_for
 
 CASES = [json.loads(line) for line in
          (REPOSITORY / "tests" / "cases" / "ar5125-public.jsonl").read_text().splitlines()
@@ -220,10 +220,14 @@ def test_a_parent_whose_relationship_is_unverified_is_refused(
 
     assert response.status_code == 403
     assert response.get_json()["type"].endswith(":no-verified-relationship")
+    # The refusal is a request for the student's records: an entry the 49064 log lists.
+    [entry] = access_log_of(unit_of_work, sis_id)
+    assert entry.logged.event.value == "denial" and entry.logged.log_required
+    assert [r.id for r in entry.entry.records] == [str(record_id)]
 
 
-def test_a_record_of_another_student_is_404(client, unit_of_work, gateway_idp, token_for,
-                                            teacher_case) -> None:
+def test_a_record_of_another_student_is_refused_and_the_refusal_logged(
+        client, unit_of_work, gateway_idp, token_for, teacher_case) -> None:
     with unit_of_work() as uow:
         _, record_id = seed(uow, teacher_case, gateway_idp.issuer)
         other = uow.students.add(models.Student(sis_id="SIS-other",
@@ -233,7 +237,100 @@ def test_a_record_of_another_student_is_404(client, unit_of_work, gateway_idp, t
     response = read(client, token_for(RequesterCategory.SCHOOL_OFFICIAL), other.sis_id,
                     record_id, **query_of(teacher_case))
 
-    assert response.status_code == 404
+    assert response.status_code == 403
+    assert response.get_json()["type"].endswith(":access-refused")
+    [entry] = access_log_of(unit_of_work, other.sis_id)
+    assert entry.logged.event.value == "denial"
+    assert entry.logged.clause == "no_basis" and entry.entry.records == ()
+
+
+def test_the_sis_integration_is_told_there_is_no_such_record(
+        client, unit_of_work, gateway_idp, write_token_for, teacher_case) -> None:
+    with unit_of_work() as uow:
+        _, record_id = seed(uow, teacher_case, gateway_idp.issuer)
+        uow.requesters.add(models.Requester(
+            issuer=gateway_idp.issuer, subject=SIS_CLIENT, display_name="SIS",
+            category=RequesterCategory.SCHOOL_OFFICIAL))
+        uow.students.add(models.Student(sis_id="SIS-other", birth_date=date(2014, 1, 1)))
+        uow.commit()
+    token = write_token_for(SIS_CLIENT)
+
+    for sis_id in ("SIS-other", "SIS-nobody"):
+        response = read(client, token, sis_id, record_id, **query_of(teacher_case))
+        assert response.status_code == 404
+
+
+def _refusal(response) -> dict[str, Any]:
+    """A refusal's body, without what differs from one request to the next."""
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    body.pop("request_id")
+    return {"status": response.status_code, **body}
+
+
+def test_a_third_party_cannot_tell_whether_a_student_exists(
+        client, unit_of_work, gateway_idp, token_for) -> None:
+    case = next(c for c in CASES if c["id"] == "dis-02")  # a claimed emergency: refused
+    with unit_of_work() as uow:
+        sis_id, record_id = seed(uow, case, gateway_idp.issuer)
+    token = token_for(RequesterCategory.THIRD_PARTY)
+    query = query_of(case)
+
+    known_record = _refusal(read(client, token, sis_id, record_id, **query))
+    known_student = _refusal(read(client, token, sis_id, uuid.uuid4(), **query))
+    unknown_student = _refusal(read(client, token, "SIS-nobody", uuid.uuid4(), **query))
+
+    assert unknown_student == known_student
+    assert unknown_student["status"] == known_record["status"] == 403
+    assert unknown_student["type"] == known_record["type"]
+    assert unknown_student.keys() == known_record.keys()
+    assert unknown_student["decision"].keys() == known_record["decision"].keys()
+    # Both requests about the student are entries; nothing is invented for no student.
+    assert [e.logged.event.value for e in access_log_of(unit_of_work, sis_id)] == [
+        "denial", "denial"]
+    with unit_of_work() as uow:
+        assert uow.access_log.head().size == 2
+
+
+def test_a_parent_cannot_tell_whether_another_student_exists(
+        client, unit_of_work, gateway_idp, token_for) -> None:
+    case = next(c for c in CASES if c["id"] == "abs-01")
+    with unit_of_work() as uow:
+        _, record_id = seed(uow, case, gateway_idp.issuer)
+        other = uow.students.add(models.Student(sis_id="SIS-other",
+                                                birth_date=date(2014, 1, 1)))
+        uow.commit()
+    token = token_for(RequesterCategory.PARENT)
+
+    other_child = _refusal(read(client, token, other.sis_id, record_id, purpose="review"))
+    nobody = _refusal(read(client, token, "SIS-nobody", record_id, purpose="review"))
+    preview = client.post("/v1/decisions", json={
+        "student_sis_id": "SIS-nobody", "record_id": str(record_id), "purpose": "review"},
+        headers={"Authorization": f"Bearer {token}"})
+
+    assert nobody == other_child
+    assert nobody["type"].endswith(":no-verified-relationship")
+    assert _refusal(preview) == nobody
+    [entry] = access_log_of(unit_of_work, other.sis_id)  # the read (the preview: no student)
+    assert entry.logged.event.value == "denial"
+
+
+def test_an_inactive_requester_is_refused_and_the_refusal_logged(
+        client, unit_of_work, gateway_idp, token_for, teacher_case) -> None:
+    with unit_of_work() as uow:
+        sis_id, record_id = seed(uow, teacher_case, gateway_idp.issuer)
+        uow.requesters.by_subject(gateway_idp.issuer, client_id_for(
+            RequesterCategory.SCHOOL_OFFICIAL)).active = False
+        uow.commit()
+
+    response = read(client, token_for(RequesterCategory.SCHOOL_OFFICIAL), sis_id, record_id,
+                    **query_of(teacher_case))
+
+    assert response.status_code == 403
+    assert response.get_json()["type"].endswith(":unregistered-requester")
+    [entry] = access_log_of(unit_of_work, sis_id)
+    assert (entry.logged.event.value, entry.logged.clause) == ("denial", "unrecognized_request")
+    assert entry.entry.purpose == teacher_case["purpose"]
 
 
 def test_a_read_without_a_purpose_is_422_with_field_errors(client, token_for) -> None:

@@ -177,7 +177,9 @@ def test_text_no_database_can_hold_is_a_field_error_not_a_server_error(sis, teac
     assert is_problem(sis.enrols("SIS\x00"), 422)["errors"] == {
         "path": {"sis_id": ["no control characters"]}}
     is_problem(sis.lists_records("SIS\x00"), 404)
-    is_problem(teacher.reads("SIS\x00", str(uuid.uuid4()), purpose="review"), 404)
+    # A teacher is not told that no student has that id: refused, as about any student.
+    is_problem(teacher.reads("SIS\x00", str(uuid.uuid4()), purpose="review"), 403,
+               "access-refused")
     assert is_problem(sis.imports([{"sis_id": "\ud800"}]), 422)["rows"][0]["field"] == "sis_id"
     assert "display_name" in is_problem(sis.records_guardian("SIS-2001", **guardian),
                                         422)["errors"]["json"]["parent"]
@@ -389,6 +391,49 @@ def test_the_record_directory_lists_metadata_only(sis, custodian) -> None:
         assert listed["originated_on"] == "2026-01-30"
         assert "content_base64" not in listed and "English" not in response.get_data(
             as_text=True)
+
+
+def _entries_about(unit_of_work, sis_id: str) -> list:
+    with unit_of_work() as uow:
+        student = uow.students.by_sis_id(sis_id)
+        return uow.access_log.open(uow.access_log.search(student_id=student.id))
+
+
+def test_opening_the_record_directory_is_an_entry(sis, custodian, unit_of_work) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    record_id = sis.adds_record("SIS-2001").get_json()["id"]
+
+    for keeper in (sis, custodian):
+        assert keeper.lists_records("SIS-2001").status_code == 200
+
+    listings = [e for e in _entries_about(unit_of_work, "SIS-2001")
+                if e.logged.event.value == "disclosure"]
+    assert [e.entry.requester.category for e in listings] == ["school_official", "custodian"]
+    for listing in listings:
+        assert [r.id for r in listing.entry.records] == [record_id]
+        assert listing.logged.stored.clear["outcome"] == "listed"
+        # Record keepers: entries, but not lines of the student's Ed Code 49064 log.
+        assert not listing.logged.log_required
+
+
+def test_a_refused_directory_request_is_an_entry_and_tells_nothing(
+        teacher, sis, unit_of_work) -> None:
+    sis.enrols("SIS-2001", **MAYA)
+    sis.adds_record("SIS-2001")
+
+    known = is_problem(teacher.lists_records("SIS-2001"), 403, "not-a-record-keeper")
+    with unit_of_work() as uow:
+        size = uow.access_log.head().size
+    unknown = is_problem(teacher.lists_records("SIS-2999"), 403, "not-a-record-keeper")
+
+    known.pop("request_id"), unknown.pop("request_id")
+    assert unknown == known
+    refusal = _entries_about(unit_of_work, "SIS-2001")[-1]
+    assert refusal.logged.event.value == "denial"
+    assert refusal.logged.requester_category == "school_official"
+    assert refusal.logged.log_required  # a request for information, no interest stated
+    with unit_of_work() as uow:
+        assert uow.access_log.head().size == size  # nothing about a student not held
 
 
 def test_after_graduation_only_routine_updating_is_added(sis) -> None:

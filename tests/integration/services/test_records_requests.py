@@ -143,13 +143,31 @@ def test_a_parent_whose_access_a_court_revoked_cannot_ask(requests_service, regi
         requests_service.ask(login, student.sis_id, Kind.COPIES, "")
 
 
-def test_an_unverified_parent_cannot_ask(requests_service, register, enrol, relate) -> None:
+def test_an_unverified_parent_cannot_ask(requests_service, register, enrol, relate,
+                                         unit_of_work) -> None:
     parent, login = register(Cat.PARENT)
     student = enrol()
     relate(parent, student, verified=False)
 
     with pytest.raises(NoVerifiedRelationship):
         requests_service.ask(login, student.sis_id, Kind.INSPECT, "")
+
+    # The refused request is an entry, the same as a refusal the engine makes.
+    with unit_of_work() as uow:
+        [refusal] = uow.access_log.search(student_id=student.id)
+    assert (refusal.event, refusal.requester_id) == (EventType.DENIAL, parent.id)
+    assert refusal.log_required
+
+
+def test_a_parent_is_not_told_whether_a_student_exists(requests_service, register,
+                                                       enrol, unit_of_work) -> None:
+    _, login = register(Cat.PARENT)
+    someone_elses = enrol()
+
+    with pytest.raises(NoVerifiedRelationship):
+        requests_service.ask(login, someone_elses.sis_id, Kind.INSPECT, "")
+    with pytest.raises(NoVerifiedRelationship):
+        requests_service.ask(login, "SIS-NOBODY", Kind.INSPECT, "")
 
 
 def test_only_the_custodian_answers_and_only_once(requests_service, family,

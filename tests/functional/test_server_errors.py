@@ -1,0 +1,108 @@
+"""What gunicorn itself refuses, before the gateway reads the request, is problem details
+too: the gateway under its real gunicorn configuration on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from gateway.cli import start_gunicorn
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.fixture(params=["sync", "gthread"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The gateway under gunicorn with deploy/gunicorn.conf.py, one worker of each class."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GATEWAY_") and k != "DATABASE_URL"}
+    env.update({"GATEWAY_DATA_DIR": str(tmp_path),
+                "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+                "GATEWAY_WORKERS": "1", "GATEWAY_WORKER_CLASS": request.param})
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "gunicorn.log", "ab") as log:
+        master = start_gunicorn(f"127.0.0.1:{port}", env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert master.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            try:
+                if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "gunicorn not ready within 30 s"
+            time.sleep(0.1)
+        workers = _children(master.pid)
+        yield base
+    finally:
+        master.send_signal(signal.SIGTERM)
+        try:
+            master.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            for pid in [*workers, master.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            master.wait(timeout=10)
+
+
+def _is_problem(response: requests.Response, status: int) -> dict:
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_a_request_line_too_long_is_a_414_problem(server: str) -> None:
+    # Say, a purpose far past what the API takes, in the query string.
+    response = requests.get(f"{server}/v1/students/SIS-2001/records/r",
+                            params={"purpose": "x" * 9000}, timeout=10)
+
+    body = _is_problem(response, 414)
+    assert "SIS-2001" not in response.text and body["type"] == "about:blank"
+
+
+def test_header_fields_too_large_are_a_431_problem(server: str) -> None:
+    response = requests.get(f"{server}/healthz", headers={"X-Note": "y" * 9000}, timeout=10)
+
+    _is_problem(response, 431)
+
+
+def test_a_request_that_is_not_http_is_a_400_problem(server: str) -> None:
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"NOT HTTP AT ALL SIS-2001\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["status"] == 400 and b"SIS-2001" not in answer
