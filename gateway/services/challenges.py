@@ -233,7 +233,9 @@ class ChallengeService(DistrictService):
                   record: models.StudentRecord | None = None):
         person, student, decision = family_standing(
             uow, self._policy, caller, sis_id, self._today(now), at=now, action=action,
-            record_type=record_type, purpose="challenge or respond to a record")
+            record_type=record_type, purpose="challenge or respond to a record",
+            records=() if record is None else (
+                RecordRef(str(record.id), record.record_type.value),))
         if record is not None and record.student_id != student.id:
             raise UnknownStudentOrRecord("no such record of that student")
         return person, student, decision

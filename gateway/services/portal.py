@@ -9,12 +9,13 @@ custodian of records (AR 5125(i); 5 CCR 433).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import structlog
 
-from audit.events import EventType
+from audit.events import EventType, RecordRef
 from gateway.policy.decision import Decision, Obligation, Outcome
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.facts import (
@@ -336,13 +337,16 @@ class UnknownDuty(AccessError):
 def family_standing(uow: UnitOfWork, policy: PolicyEngine, caller: Caller, sis_id: str,
                     today: date, *, at: datetime, action: Action = Action.ACCESS,
                     record_type: RecordType = STANDING_RECORD,
-                    purpose: str = STANDING_PURPOSE
+                    purpose: str = STANDING_PURPOSE, records: Sequence[RecordRef] = (),
+                    log_denial: bool = True
                     ) -> tuple[models.Requester, models.Student, Decision]:
     """The signed-in person (a parent, or the student themselves), the student, and the
     engine's answer to their question. Anyone else, a parent without a verified
     relationship, or a student the district does not hold (told no more than about one
     it holds) is NoVerifiedRelationship; the parent's refusal is entered in the access
-    log (a ``denial`` about the student, committed ``at``)."""
+    log (a ``denial`` about the student, committed ``at``), and so is the engine's
+    denial, about ``records`` (unless ``log_denial`` is false: the caller enters it with
+    what it refused)."""
     person = registered_requester(uow, caller)
     if person.category not in FAMILY:
         raise NoVerifiedRelationship("this is for the student's family")
@@ -359,6 +363,9 @@ def family_standing(uow: UnitOfWork, policy: PolicyEngine, caller: Caller, sis_i
     decision = policy.decide(AccessQuestion(
         requester=who, student=student.as_fact(),
         action=action, record_type=record_type, purpose=purpose), today)
+    if log_denial and decision.outcome is Outcome.DENY:
+        log_refusal(uow, policy, person, student.id, decision, at=at, action=action,
+                    purpose=purpose, records=records)
     return person, student, decision
 
 

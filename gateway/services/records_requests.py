@@ -175,7 +175,7 @@ class RecordsRequestService(DistrictService):
                 raise NoCopiesToDownload("these copies are not ready")
             student = uow.students.get(request.student_id)
             parent, _, decision = family_standing(uow, self._policy, caller, student.sis_id,
-                                                  today, at=now)
+                                                  today, at=now, log_denial=False)
             records = [r for r in (uow.records.get(uuid.UUID(i)) for i in request.record_ids or ())
                        if not r.destroyed]
             refs = tuple(RecordRef(str(r.id), r.record_type.value) for r in records)

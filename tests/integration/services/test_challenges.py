@@ -93,7 +93,7 @@ def test_a_written_response_becomes_a_signed_dated_rejoinder(challenges, family,
     ({"birth_date": date(2007, 1, 1)}, "passed to the adult student"),
     ({"guardianship": {"access_revoked_by_court": True}}, "court order"),
 ])
-def test_who_may_not_challenge(challenges, family, facts, why) -> None:
+def test_who_may_not_challenge(challenges, family, facts, why, unit_of_work) -> None:
     login, student, record = family(**facts)
 
     with pytest.raises(ChallengeRefused) as refused:
@@ -101,6 +101,15 @@ def test_who_may_not_challenge(challenges, family, facts, why) -> None:
     assert why in refused.value.decision.reason
     with pytest.raises(ChallengeRefused):
         challenges.respond(login, student.sis_id, record.id, "No.")
+
+    # Each refusal is a denial in the access log, naming the record challenged.
+    with unit_of_work() as uow:
+        denials = [e for e in uow.access_log.search(student_id=student.id)
+                   if e.event == EventType.DENIAL]
+        opened = uow.access_log.open(denials)
+    assert [o.entry.action for o in opened] == ["challenge", "challenge"]
+    assert all(o.entry.records[0].id == str(record.id) for o in opened)
+    assert {o.logged.clause for o in opened} == {refused.value.decision.clause}
 
 
 def test_only_the_custodian_decides(challenges, family) -> None:
@@ -125,7 +134,11 @@ def test_a_parent_restricts_directory_information(portal, family, unit_of_work,
     assert [e.stored.clear["outcome"] for e in entries] == ["restricted"]
 
 
-def test_once_the_rights_passed_the_parent_no_longer_restricts(portal, family) -> None:
+def test_once_the_rights_passed_the_parent_no_longer_restricts(portal, family,
+                                                                unit_of_work) -> None:
     login, student, _ = family(birth_date=date(2007, 1, 1))
     with pytest.raises(DirectoryChoiceRefused):
         portal.restrict_directory_information(login, student.sis_id, True)
+    with unit_of_work() as uow:
+        [entry] = uow.access_log.search(student_id=student.id)
+    assert entry.event == EventType.DENIAL

@@ -134,13 +134,17 @@ def test_copies_are_refused_once_the_rights_passed_to_the_student(
 
 
 def test_a_parent_whose_access_a_court_revoked_cannot_ask(requests_service, register, enrol,
-                                                           relate) -> None:
+                                                           relate, unit_of_work) -> None:
     parent, login = register(Cat.PARENT)
     student = enrol()
     relate(parent, student, access_revoked_by_court=True)
 
     with pytest.raises(RequestRefused):
         requests_service.ask(login, student.sis_id, Kind.COPIES, "")
+
+    with unit_of_work() as uow:  # the refusal is in the access log (Ed Code 49064)
+        [entry] = uow.access_log.search(student_id=student.id)
+    assert (entry.event, entry.clause) == (EventType.DENIAL, "parent_of_minor")
 
 
 def test_an_unverified_parent_cannot_ask(requests_service, register, enrol, relate,
