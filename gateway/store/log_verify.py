@@ -562,9 +562,11 @@ def _pages(session: Any, start: int, batch: int,
            f"LIMIT {mark}")
     after = start - 1
     cursor = dbapi.cursor()
+    # psycopg: binary results, so a leaf comes as its bytes, not as hex text to decode.
+    options = {} if sqlite else {"binary": True}
     try:
         while True:
-            cursor.execute(sql, (after, batch))
+            cursor.execute(sql, (after, batch), **options)
             rows = cursor.fetchall()
             if rows:
                 if type(rows[0][1]) is not bytes:
