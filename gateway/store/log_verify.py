@@ -361,11 +361,15 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
         # The first range is read here; each of the others by a forked process, which
         # has the key-encryption keys from this one's memory (they are never pickled).
         global _FORKED_KEYS
-        _FORKED_KEYS = repo._keys
         bounds = [start + (end - start) * k // workers for k in range(workers + 1)]
-        pool = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork"))
-        children = [(a, b, pool.submit(_read_range, url, a, b, batch))
-                    for a, b in zip(bounds[1:-1], bounds[2:])]
+        _FORKED_KEYS = repo._keys
+        try:
+            pool = ProcessPoolExecutor(workers - 1,
+                                       mp_context=multiprocessing.get_context("fork"))
+            children = [(a, b, pool.submit(_read_range, url, a, b, batch))
+                        for a, b in zip(bounds[1:-1], bounds[2:])]
+        finally:
+            _FORKED_KEYS = None  # the children were forked with it (at the first submit)
     try:
         for digests in reader.pages(session, batch, children[0][0] if children else end):
             pending.extend(digests)
@@ -386,7 +390,6 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-            _FORKED_KEYS = None
     flush()
     size, prev = reader.size, reader.prev
 
