@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from audit.events import EventType
 from gateway.services.access_log import MAX_PAGE, MAX_SEQ
-from schemas.records import DecisionSchema
+from schemas.records import DecisionSchema, encodable
 
 _OUTCOMES = ["permit", "deny", "pending"]
 
@@ -55,7 +55,8 @@ class LogExportArgsSchema(LogFilterSchema):
 
 
 class StudentLogArgsSchema(_Paging):
-    purpose = fields.String(load_default="review", validate=validate.Length(min=1, max=200),
+    purpose = fields.String(load_default="review",
+                            validate=[validate.Length(min=1, max=200), encodable],
                             metadata={"description": "Why the log is wanted"})
 
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
-_TEXT = validate.Length(max=2000)
+
+def encodable(value: str) -> None:
+    """Text that is UTF-8 (no lone surrogate, which a JSON body can carry as an escape):
+    else a field error for every caller alike, before anything is looked up or entered
+    in the access log (an entry that cannot be written must not tell who is there)."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValidationError("valid Unicode text is required (no lone surrogates)")
+
+
+_TEXT = [validate.Length(max=2000), encodable]
 
 
 class AccessArgsSchema(Schema):
-    purpose = fields.String(required=True, validate=validate.Length(min=1, max=200),
+    purpose = fields.String(required=True, validate=[validate.Length(min=1, max=200),
+                                                     encodable],
                             metadata={"description": "Why the record is wanted, e.g. "
                                       "`educational_interest`, `enrollment_transfer`"})
     legitimate_educational_interest = fields.String(
@@ -19,7 +29,8 @@ class AccessArgsSchema(Schema):
 
 
 class DecisionRequestSchema(AccessArgsSchema):
-    student_sis_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    student_sis_id = fields.String(required=True,
+                                   validate=[validate.Length(min=1, max=64), encodable])
     record_id = fields.UUID(required=True)
 
 

@@ -78,7 +78,10 @@ WITHDRAWN = "The district has withdrawn this requester's registration."
 def is_record_keeper(requester: models.Requester, scopes: frozenset[str]) -> bool:
     """The custodian of records, or one of the district's SIS integrations (a school
     official whose token carries the write scope): those who keep the file and may be
-    told that a student is not in it."""
+    told that a student is not in it. Never a volunteer: the engine gives one no access
+    as a custodian or school official (AR 5125(c)), so neither does keeping the file."""
+    if requester.volunteer:
+        return False
     return (requester.category is RequesterCategory.CUSTODIAN
             or (requester.category is RequesterCategory.SCHOOL_OFFICIAL
                 and WRITE_SCOPE in scopes))

@@ -231,11 +231,15 @@ class ChallengeService(DistrictService):
     def _standing(self, uow: UnitOfWork, caller: Caller, sis_id: str, action: Action,
                   record_type: RecordType, now: datetime,
                   record: models.StudentRecord | None = None):
+        # A refusal's entry names the record only if it is this student's: an entry in one
+        # student's log never carries another's record.
+        held = uow.students.by_sis_id(sis_id) if record is not None else None
+        refs = (() if record is None or held is None or record.student_id != held.id
+                else (RecordRef(str(record.id), record.record_type.value),))
         person, student, decision = family_standing(
             uow, self._policy, caller, sis_id, self._today(now), at=now, action=action,
             record_type=record_type, purpose="challenge or respond to a record",
-            records=() if record is None else (
-                RecordRef(str(record.id), record.record_type.value),))
+            records=refs)
         if record is not None and record.student_id != student.id:
             raise UnknownStudentOrRecord("no such record of that student")
         return person, student, decision

@@ -34,6 +34,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from itertools import chain, repeat
 from operator import eq, itemgetter
@@ -353,24 +354,26 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
     # What lies beyond the head is looked at once, at the end (_check_tail).
     end = head["size"] if head is not None else None
     reader = _Reader(repo, found, start, prev)
+    global _FORKED_KEYS
     children: list[tuple[int, int, Future[tuple[str, str, bytes] | None]]] = []
     pool = None
-    if (workers > 1 and end is not None and end - start >= PARALLEL_FROM and not found
-            and _fork_is_safe()
-            and (url := _shareable_url(session)) is not None):
-        # The first range is read here; each of the others by a forked process, which
-        # has the key-encryption keys from this one's memory (they are never pickled).
-        global _FORKED_KEYS
-        bounds = [start + (end - start) * k // workers for k in range(workers + 1)]
-        _FORKED_KEYS = repo._keys
-        try:
+    try:
+        if (workers > 1 and end is not None and end - start >= PARALLEL_FROM and not found
+                and _fork_is_safe()
+                and (url := _shareable_url(session)) is not None):
+            # The first range is read here; each of the others by a forked process, which
+            # has the key-encryption keys from this one's memory (they are never pickled;
+            # the reference is dropped once they are forked, or in the finally below).
+            _FORKED_KEYS = repo._keys
+            bounds = [start + (end - start) * k // workers for k in range(workers + 1)]
             pool = ProcessPoolExecutor(workers - 1,
                                        mp_context=multiprocessing.get_context("fork"))
-            children = [(a, b, pool.submit(_read_range, url, a, b, batch))
-                        for a, b in zip(bounds[1:-1], bounds[2:])]
-        finally:
-            _FORKED_KEYS = None  # the children were forked with it (at the first submit)
-    try:
+            try:
+                children = [(a, b, pool.submit(_read_range, url, a, b, batch))
+                            for a, b in zip(bounds[1:-1], bounds[2:])]
+            except (OSError, BrokenProcessPool):  # no process to fork: read it all here
+                children = []
+            _FORKED_KEYS = None  # the children were forked with it, at the first submit
         for digests in reader.pages(session, batch, children[0][0] if children else end):
             pending.extend(digests)
             flush()
@@ -388,6 +391,7 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
             pending.extend(digests)
             flush()
     finally:
+        _FORKED_KEYS = None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     flush()

@@ -439,3 +439,31 @@ def test_the_request_line_carries_no_student_data(client, unit_of_work, gateway_
     text = json.dumps(logs)
     for secret in (sis_id, teacher_case["student"]["birth_date"], "English class"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("field", ["purpose", "legitimate_educational_interest"])
+def test_text_an_entry_cannot_hold_tells_no_one_whether_a_student_exists(
+        client, unit_of_work, gateway_idp, token_for, field: str) -> None:
+    # A lone surrogate (a JSON escape) cannot be written in an entry: were it looked at
+    # only when the refusal is entered, a student the district holds would answer 503 and
+    # one it does not a refusal. It is refused for all alike, before anything is asked.
+    case = next(c for c in CASES if c["id"] == "abs-01")
+    with unit_of_work() as uow:
+        _, record_id = seed(uow, case, gateway_idp.issuer)
+        other = uow.students.add(models.Student(sis_id="SIS-other",
+                                                birth_date=date(2014, 1, 1)))
+        uow.commit()
+    token = token_for(RequesterCategory.PARENT)
+
+    answers = []
+    for sis_id in (other.sis_id, "SIS-nobody"):
+        body = {"student_sis_id": sis_id, "record_id": str(record_id), "purpose": "review",
+                "legitimate_educational_interest": ""}
+        body[field] += "\ud800"
+        response = client.post("/v1/decisions", json=body,
+                               headers={"Authorization": f"Bearer {token}"})
+        answers.append(_refusal(response))
+
+    assert answers[0] == answers[1]
+    assert answers[0]["status"] == 422, answers[0]
+    assert access_log_of(unit_of_work, other.sis_id) == []

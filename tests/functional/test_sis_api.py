@@ -826,3 +826,30 @@ def test_only_the_custodian_determines_an_emergency_and_only_from_today(
     is_problem(custodian.client.post("/v1/students/SIS-2402/emergencies",
                                      json={**body, "ends_on": "2026-03-01"},
                                      headers=custodian.headers), 422, "emergency-refused")
+
+
+def test_a_volunteer_registered_as_custodian_keeps_no_file(
+        client, sis, unit_of_work, gateway_idp, token_for) -> None:
+    # The engine gives a volunteer no access as a custodian (AR 5125(c)): the directory,
+    # a disclosure the family's log would have to list, and being told which students
+    # the district holds are not theirs either.
+    with unit_of_work() as uow:
+        uow.requesters.add(models.Requester(
+            issuer=gateway_idp.issuer, subject=client_id_for(Cat.CUSTODIAN),
+            display_name="volunteer", category=Cat.CUSTODIAN, volunteer=True))
+        uow.commit()
+    volunteer = Requester(client, token_for(Cat.CUSTODIAN))
+    sis.enrols("SIS-2001", **MAYA)
+    record_id = sis.adds_record("SIS-2001").get_json()["id"]
+
+    known = is_problem(volunteer.lists_records("SIS-2001"), 403, "not-a-record-keeper")
+    unknown = is_problem(volunteer.lists_records("SIS-2999"), 403, "not-a-record-keeper")
+    known.pop("request_id"), unknown.pop("request_id")
+    assert known == unknown
+    read_known = volunteer.reads("SIS-2001", str(uuid.uuid4()), purpose="review")
+    read_unknown = volunteer.reads("SIS-2999", str(uuid.uuid4()), purpose="review")
+    assert read_known.status_code == read_unknown.status_code == 403
+    assert read_known.get_json()["decision"] == read_unknown.get_json()["decision"]
+    assert volunteer.reads("SIS-2001", record_id, purpose="review").status_code == 403
+    assert all(e.logged.event.value != "disclosure" or e.logged.log_required
+               for e in _entries_about(unit_of_work, "SIS-2001"))

@@ -142,3 +142,26 @@ def test_once_the_rights_passed_the_parent_no_longer_restricts(portal, family,
     with unit_of_work() as uow:
         [entry] = uow.access_log.search(student_id=student.id)
     assert entry.event == EventType.DENIAL
+
+
+def test_a_refusal_names_no_record_of_another_student(challenges, family, enrol, relate,
+                                                       unit_of_work) -> None:
+    # A parent whose challenges the engine refuses (no legal custody of this student)
+    # names a record of their other child: the refusal about this student is an entry in
+    # this student's log, and must not carry the other child's record (its id and type).
+    login, other_child, others_record = family()
+    with unit_of_work() as uow:
+        parent = uow.requesters.by_subject(login.issuer, login.subject)
+    student = enrol()
+    relate(parent, student, legal_custody=False)
+
+    for attempt in (lambda: challenges.challenge(login, student.sis_id, others_record.id,
+                                                 [G.INACCURATE], "No."),
+                    lambda: challenges.respond(login, student.sis_id, others_record.id, "No.")):
+        with pytest.raises(Exception):  # noqa: B017 - refused, or no such record here
+            attempt()
+
+    with unit_of_work() as uow:
+        opened = uow.access_log.open(uow.access_log.search(student_id=student.id))
+    assert opened, "the refusals are entries about the student"
+    assert all(str(others_record.id) not in [r.id for r in o.entry.records] for o in opened)

@@ -179,3 +179,90 @@ def test_a_process_with_other_threads_running_reads_on_its_own(database, vouched
         other.join()
 
     assert report.ok and report.size == SIZE and vouched == []
+
+
+def _rechain_from(engine: sa.Engine, first: int) -> None:
+    """Rewrite entry ``first`` and every entry after it so that the chain, and the tree
+    head over the whole log, are consistent again: only a signed checkpoint covering
+    ``first`` can tell."""
+    with engine.connect() as conn:
+        leaves = [bytes(leaf) for leaf in conn.execute(sa.text(
+            "SELECT leaf FROM access_log_entries ORDER BY seq")).scalars()]
+    prev = None
+    for seq, leaf in enumerate(leaves):
+        if seq >= first:
+            obj = orjson.loads(leaf)
+            obj["prev_hash"] = prev
+            if seq == first:
+                obj["outcome"] = "withheld"
+            leaves[seq] = rfc8785.dumps(obj)
+            tamper(engine, "UPDATE access_log_entries SET leaf = :leaf WHERE seq = :seq",
+                   leaf=leaves[seq], seq=seq)
+        digest = log_verify._sha(b"\x00" + leaves[seq]).digest()
+        prev = log_verify._b64(digest)
+    tree = log_verify._Tree()
+    tree.extend([log_verify._sha(b"\x00" + leaf).digest() for leaf in leaves])
+    tamper(engine, "UPDATE access_log_head SET root = :root, edge = :edge, "
+                   "last_leaf_hash = :last WHERE id = 1", root=tree.root(),
+           edge=tree.edge_bytes(), last=log_verify._sha(b"\x00" + leaves[-1]).digest())
+
+
+def test_a_rewrite_a_checkpoint_in_another_range_covers_is_caught(database, vouched) -> None:
+    engine, unit_of_work, signer = database
+    _rechain_from(engine, 11)  # the checkpoint at 12, inside [10, 20), signed entry 11
+
+    alone = verify(unit_of_work, signer, workers=1)
+    shared = verify(unit_of_work, signer, workers=3)
+
+    assert vouched == [True, True]  # each range is consistent in itself
+    assert not alone.ok, alone.summary()
+    assert not shared.ok and shared.first_bad_seq == alone.first_bad_seq, shared.summary()
+
+
+def test_an_entry_past_the_head_is_caught_on_several_processes(database, vouched) -> None:
+    engine, unit_of_work, signer = database
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT * FROM access_log_entries WHERE seq = 29")
+                           ).mappings().one()
+    values = dict(row)
+    values["seq"] = 30
+    tamper(engine, f"INSERT INTO access_log_entries ({', '.join(values)}) "
+                   f"VALUES ({', '.join(':' + k for k in values)})", **values)
+
+    report = verify(unit_of_work, signer, workers=3)
+
+    assert not report.ok and report.first_bad_seq in (29, 30), report.summary()
+
+
+def _die(*_args):
+    import os
+    os._exit(3)
+
+
+def test_a_reader_that_dies_leaves_its_range_to_be_read_here(database, vouched,
+                                                            monkeypatch) -> None:
+    engine, unit_of_work, signer = database
+    monkeypatch.setattr(log_verify, "_read_range", _die)
+    tamper(engine, "UPDATE access_log_entries SET leaf = :leaf WHERE seq = :seq",
+           leaf=changed_leaf(engine, 23), seq=23)
+
+    report = verify(unit_of_work, signer, workers=3)
+
+    assert vouched[0] is False
+    assert not report.ok and report.first_bad_seq == 23, report.summary()
+    assert log_verify._FORKED_KEYS is None
+
+
+def test_a_fork_that_fails_reads_the_log_here_and_keeps_no_keys(database, vouched,
+                                                                monkeypatch) -> None:
+    _, unit_of_work, signer = database
+
+    def no_fork(*_args, **_kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(log_verify.ProcessPoolExecutor, "submit", no_fork)
+
+    report = verify(unit_of_work, signer, workers=3)
+
+    assert report.ok and report.size == SIZE and vouched == [], report.summary()
+    assert log_verify._FORKED_KEYS is None  # the key-encryption keys are not kept
