@@ -14,7 +14,7 @@ import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -115,9 +115,15 @@ class ShownEntry:
 
     opened: OpenedEntry
     sis_id: str | None  # None once the district no longer holds the student
+    # False: the requester's own words (purpose, stated interest) are not shown. A family
+    # reads refusals without them: anyone registered can be refused, as often as they
+    # like, with any text they choose, and the family reads it in the district's portal.
+    requester_words: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         logged, entry = self.opened.logged, self.opened.entry
+        if entry is not None and not self.requester_words:
+            entry = replace(entry, purpose=None, stated_interest=None)
         clear = logged.stored.clear
         return {
             "seq": logged.seq, "time": clear["time"], "event": logged.event.value,
@@ -259,7 +265,8 @@ class AccessLogService(DistrictService):
             if decision.outcome is Outcome.PERMIT:
                 page = _required_entries(uow, student.id, after, limit,
                                          also_by=requester.id if with_own_disclosures
-                                         else None)
+                                         else None,
+                                         for_family=requester.category in FAMILY)
             self._viewed(uow, reader, requester, student.id, OUTCOME[decision.outcome],
                          decision=decision, purpose=purpose,
                          event=READING_LOGGED_AS[decision.outcome])
@@ -404,9 +411,13 @@ def _columns(where: LogFilter, student_id: uuid.UUID | None) -> dict[str, Any]:
             "decision": where.decision, "event": where.event}
 
 
-def _shown(uow: UnitOfWork, found: list[LoggedEntry]) -> tuple[ShownEntry, ...]:
+def _shown(uow: UnitOfWork, found: list[LoggedEntry],
+           for_family: bool = False) -> tuple[ShownEntry, ...]:
+    """The entries opened; ``for_family``: refusals without the requester's words."""
     sis_ids = uow.students.sis_ids(e.student_id for e in found if e.student_id is not None)
-    return tuple(ShownEntry(opened, sis_ids.get(opened.logged.student_id))
+    return tuple(ShownEntry(opened, sis_ids.get(opened.logged.student_id),
+                            requester_words=not (for_family and
+                                                 opened.logged.event is EventType.DENIAL))
                  for opened in uow.access_log.open(found))
 
 
@@ -418,10 +429,11 @@ def _listed(entry: LoggedEntry, also_by: uuid.UUID | None) -> bool:
 
 
 def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, after: int | None,
-                      limit: int, also_by: uuid.UUID | None = None) -> LogPage:
+                      limit: int, also_by: uuid.UUID | None = None,
+                      for_family: bool = False) -> LogPage:
     """A page of the entries the student's 49064 log lists (and, with ``also_by``, that
-    requester's own disclosures); reads at most STUDENT_LOG_SCAN entries past ``after``
-    and says where it stopped."""
+    requester's own disclosures), shown as ``_shown`` shows them; reads at most
+    STUDENT_LOG_SCAN entries past ``after`` and says where it stopped."""
     kept: list[LoggedEntry] = []
     last, scanned = after, 0
     while scanned < STUDENT_LOG_SCAN:
@@ -431,10 +443,10 @@ def _required_entries(uow: UnitOfWork, student_id: uuid.UUID, after: int | None,
             if _listed(entry, also_by):
                 kept.append(entry)
                 if len(kept) == limit:
-                    return LogPage(_shown(uow, kept), last)
+                    return LogPage(_shown(uow, kept, for_family), last)
         if len(found) < MAX_PAGE:
-            return LogPage(_shown(uow, kept), None)
-    return LogPage(_shown(uow, kept), last)
+            return LogPage(_shown(uow, kept, for_family), None)
+    return LogPage(_shown(uow, kept, for_family), last)
 
 
 # --- Exports ------------------------------------------------------------------------
