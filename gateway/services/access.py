@@ -80,11 +80,9 @@ def is_record_keeper(requester: models.Requester, scopes: frozenset[str]) -> boo
     official whose token carries the write scope): those who keep the file and may be
     told that a student is not in it. Never a volunteer: the engine gives one no access
     as a custodian or school official (AR 5125(c)), so neither does keeping the file."""
-    if requester.volunteer:
-        return False
-    return (requester.category is RequesterCategory.CUSTODIAN
-            or (requester.category is RequesterCategory.SCHOOL_OFFICIAL
-                and WRITE_SCOPE in scopes))
+    return requester.is_custodian or (
+        requester.category is RequesterCategory.SCHOOL_OFFICIAL and not requester.volunteer
+        and WRITE_SCOPE in scopes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from audit.events import EntryError, EventType
 from gateway.audit_signing import AuditKeys
 from gateway.policy.decision import Decision, Outcome
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.facts import AccessQuestion, Action, RecordType, RequesterCategory, Student
+from gateway.policy.facts import AccessQuestion, Action, RecordType, Student
 from gateway.services.access import (
     FAMILY,
     LOGGED_AS,
@@ -391,7 +391,7 @@ class AccessLogService(DistrictService):
 
 def _custodian(uow: UnitOfWork, reader: Reader) -> models.Requester:
     requester = registered_requester(uow, reader.caller)
-    if requester.category is not RequesterCategory.CUSTODIAN:
+    if not requester.is_custodian:
         raise NotTheCustodian("only the custodian of records reads the whole access log")
     return requester
 

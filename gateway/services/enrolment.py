@@ -266,7 +266,7 @@ class EnrolmentService(DistrictService):
         now = self._clock()
         with self._uow() as uow:
             keeper = record_keeper(uow, writer)
-            is_custodian = keeper.category is RequesterCategory.CUSTODIAN
+            is_custodian = keeper.is_custodian
             if write.verified and not is_custodian:
                 raise CustodianOnly("only the custodian of records verifies a parent's "
                                     "relationship to a student")
@@ -530,7 +530,7 @@ def record_keeper(uow: UnitOfWork, writer: Writer) -> models.Requester:
 
 def custodian_of_records(uow: UnitOfWork, writer: Writer, does: str) -> models.Requester:
     keeper = record_keeper(uow, writer)
-    if keeper.category is not RequesterCategory.CUSTODIAN:
+    if not keeper.is_custodian:
         raise CustodianOnly(f"only the custodian of records {does}")
     return keeper
 

@@ -371,6 +371,6 @@ def family_standing(uow: UnitOfWork, policy: PolicyEngine, caller: Caller, sis_i
 
 def _custodian(uow: UnitOfWork, caller: Caller):
     requester = registered_requester(uow, caller)
-    if requester.category is not RequesterCategory.CUSTODIAN:
+    if not requester.is_custodian:
         raise NotACustodian("only the custodian of records works the console")
     return requester

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from gateway.policy.facts import RecordCategory, RecordType, RequesterCategory
+from gateway.policy.facts import RecordCategory, RecordType
 from gateway.retention import (
     Disposition,
     DispositionKind,
@@ -647,7 +647,7 @@ def _custodian(uow: UnitOfWork, ident: str) -> Requester:
     except (ValueError, NotFound):  # not an id, or nobody's: a subject (or no one)
         pass
     custodians = list({r.id: r for r in found
-                       if r.category is RequesterCategory.CUSTODIAN and r.active}.values())
+                       if r.is_custodian and r.active}.values())
     if len(custodians) != 1:
         raise NotACustodian(f"{ident!r} is not a registered, active custodian of records"
                             if not custodians else

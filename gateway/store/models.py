@@ -232,6 +232,12 @@ class Requester(Base):
     student_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("students.id"), unique=True)
 
+    @property
+    def is_custodian(self) -> bool:
+        """The custodian of records: an employee (5 CCR 433), so never a volunteer, whatever
+        the registration says (the engine gives a volunteer custodian no access either)."""
+        return self.category is RequesterCategory.CUSTODIAN and not self.volunteer
+
     def as_fact(self, guardianship: Guardianship | None = None,
                 legitimate_educational_interest: str = "") -> facts.Requester:
         """The requester as the engine sees it.

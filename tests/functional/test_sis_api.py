@@ -853,3 +853,6 @@ def test_a_volunteer_registered_as_custodian_keeps_no_file(
     assert volunteer.reads("SIS-2001", record_id, purpose="review").status_code == 403
     assert all(e.logged.event.value != "disclosure" or e.logged.log_required
                for e in _entries_about(unit_of_work, "SIS-2001"))
+    # Nor the custodian's other work: the whole access log, verifying a relationship.
+    is_problem(client.get("/v1/access-log/entries", headers=volunteer.headers), 403,
+               "custodian-only")
