@@ -622,12 +622,19 @@ class DatabaseTreeStore:
     def get(self, ids: Sequence[NodeId]) -> list[bytes]:
         found: dict[tuple[int, int], bytes] = {}
         wanted = sorted(set(ids))
+        sqlite = self.session.get_bind().dialect.name == "sqlite"
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start:start + _IN_CHUNK]
+            if sqlite:
+                # SQLite scans the whole table for a row-value IN list; an OR of key
+                # lookups is one index search each (a proof on a long log: ms, not 0.3 s).
+                which = sa.or_(*(sa.and_(_nodes.c.level == node.level,
+                                         _nodes.c.index == node.index) for node in chunk))
+            else:
+                which = sa.tuple_(_nodes.c.level, _nodes.c.index).in_(
+                    [tuple(node) for node in chunk])
             rows = self.session.execute(
-                sa.select(_nodes.c.level, _nodes.c.index, _nodes.c.hash).where(
-                    sa.tuple_(_nodes.c.level, _nodes.c.index).in_(
-                        [tuple(node) for node in chunk])))
+                sa.select(_nodes.c.level, _nodes.c.index, _nodes.c.hash).where(which))
             for level, index, digest in rows:
                 found[(level, index)] = bytes(digest)
         try:
