@@ -205,7 +205,9 @@ def parent_access(s: Situation) -> Decision | None:
 
 def student_access(s: Situation) -> Decision | None:
     passed = s.rights_passed
-    if passed:
+    # Ed Code 56041.5: an adult declared incompetent holds no rights of their own; such
+    # a student reads the records as one of 16 or older (AR 5125(d) item 2).
+    if passed and not s.incompetent_adult:
         return s.permit("adult_student", "The student is 18 or older, or attends a "
                         "postsecondary institution, and holds the rights to the records.",
                         log=False)
