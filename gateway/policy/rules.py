@@ -274,6 +274,13 @@ def contractor_access(s: Situation) -> Decision | None:
 
 # -- legally authorized parties (AR 5125(d)-(f)) ---------------------------------
 
+# AR 5144.1: expulsion records go to any school where the student next enrolls, on its
+# written request (Ed Code 48918), and another district's request about an expulsion from
+# this one is honoured within five working days (Ed Code 48915.1).
+_EXPULSION_TO_A_SCHOOL = ("Education Code 48918",)
+_EXPULSION_TO_A_DISTRICT = (*_EXPULSION_TO_A_SCHOOL, "Education Code 48915.1")
+
+
 def other_school_access(s: Situation) -> Decision | None:
     if not s.purpose_is(Purpose.ENROLLMENT_TRANSFER):
         return s.deny("other_school_enrollment", "Another school receives records only for "
@@ -281,8 +288,7 @@ def other_school_access(s: Situation) -> Decision | None:
     return s.permit("other_school_enrollment", "A school where the student is enrolled or "
                     "seeks to enroll, for the enrollment or transfer.",
                     obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE),
-                    # Expulsion records go to the next school on its request.
-                    also_cite=("Education Code 48918",)
+                    also_cite=_EXPULSION_TO_A_DISTRICT
                     if s.record_type is RecordType.EXPULSION_ORDER else ())
 
 
@@ -292,7 +298,9 @@ def private_school_access(s: Situation) -> Decision | None:
                       "for the student's enrollment.")
     return s.permit("private_school_enrollment", "A private school where the student is "
                     "enrolled or intends to enroll.",
-                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE))
+                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE),
+                    also_cite=_EXPULSION_TO_A_SCHOOL
+                    if s.record_type is RecordType.EXPULSION_ORDER else ())
 
 
 def _under_agreement(s: Situation, clause_id: str, who: str, purpose: Purpose,
