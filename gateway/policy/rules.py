@@ -250,8 +250,12 @@ def custodian_access(s: Situation) -> Decision | None:
 
 def sarb_access(s: Situation) -> Decision | None:
     if s.requester.states_an_interest or s.purpose_is(Purpose.TRUANCY):
+        # The board seats people from outside the district (probation, county welfare,
+        # law enforcement...): like any party granted access they may not pass the
+        # records on (AR 5125(h); Ed Code 49076).
         return s.permit("sarb", "A school attendance review board member acting for the "
-                        "district, for the referral under review.")
+                        "district, for the referral under review.",
+                        obligations=(Ob.NO_REDISCLOSURE,))
     return s.deny("sarb", "A SARB member must state the interest (the referral) that "
                   "requires the record.")
 
