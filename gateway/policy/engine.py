@@ -6,6 +6,7 @@ Pure: no clock, no I/O, no framework. The caller supplies ``today``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 
 from gateway.policy import rules
@@ -85,6 +86,12 @@ class PolicyEngine:
 
 
 def decide(question: AccessQuestion, today: date, pack: PolicyPack) -> Decision:
+    born = question.student.birth_date
+    if born is not None and born > today:
+        # No age can be counted from a birth date after the day asked about: refuse.
+        question = replace(question, unrecognized=(
+            *question.unrecognized,
+            f"student.birth_date: {born.isoformat()} is after the date of the question"))
     requester, action, record_type = question.requester, question.action, question.record_type
     if question.unrecognized or requester is None or action is None or record_type is None:
         return _unrecognized(question, pack)

@@ -192,8 +192,8 @@ class Student:
     status: StudentStatus = StudentStatus.ENROLLED
 
     def age_on(self, day: date) -> int | None:
-        if self.birth_date is None:
-            return None
+        if self.birth_date is None or self.birth_date > day:
+            return None  # unknown, or not yet born on that day: no age to count
         born = self.birth_date
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 

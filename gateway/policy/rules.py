@@ -205,7 +205,9 @@ def parent_access(s: Situation) -> Decision | None:
 
 def student_access(s: Situation) -> Decision | None:
     passed = s.rights_passed
-    if passed:
+    # Ed Code 56041.5: an adult declared incompetent holds no rights of their own; such
+    # a student reads the records as one of 16 or older (AR 5125(d) item 2).
+    if passed and not s.incompetent_adult:
         return s.permit("adult_student", "The student is 18 or older, or attends a "
                         "postsecondary institution, and holds the rights to the records.",
                         log=False)
@@ -248,8 +250,12 @@ def custodian_access(s: Situation) -> Decision | None:
 
 def sarb_access(s: Situation) -> Decision | None:
     if s.requester.states_an_interest or s.purpose_is(Purpose.TRUANCY):
+        # The board seats people from outside the district (probation, county welfare,
+        # law enforcement...): like any party granted access they may not pass the
+        # records on (AR 5125(h); Ed Code 49076).
         return s.permit("sarb", "A school attendance review board member acting for the "
-                        "district, for the referral under review.")
+                        "district, for the referral under review.",
+                        obligations=(Ob.NO_REDISCLOSURE,))
     return s.deny("sarb", "A SARB member must state the interest (the referral) that "
                   "requires the record.")
 
@@ -272,6 +278,13 @@ def contractor_access(s: Situation) -> Decision | None:
 
 # -- legally authorized parties (AR 5125(d)-(f)) ---------------------------------
 
+# AR 5144.1: expulsion records go to any school where the student next enrolls, on its
+# written request (Ed Code 48918), and another district's request about an expulsion from
+# this one is honoured within five working days (Ed Code 48915.1).
+_EXPULSION_TO_A_SCHOOL = ("Education Code 48918",)
+_EXPULSION_TO_A_DISTRICT = (*_EXPULSION_TO_A_SCHOOL, "Education Code 48915.1")
+
+
 def other_school_access(s: Situation) -> Decision | None:
     if not s.purpose_is(Purpose.ENROLLMENT_TRANSFER):
         return s.deny("other_school_enrollment", "Another school receives records only for "
@@ -279,8 +292,7 @@ def other_school_access(s: Situation) -> Decision | None:
     return s.permit("other_school_enrollment", "A school where the student is enrolled or "
                     "seeks to enroll, for the enrollment or transfer.",
                     obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE),
-                    # Expulsion records go to the next school on its request.
-                    also_cite=("Education Code 48918",)
+                    also_cite=_EXPULSION_TO_A_DISTRICT
                     if s.record_type is RecordType.EXPULSION_ORDER else ())
 
 
@@ -290,7 +302,9 @@ def private_school_access(s: Situation) -> Decision | None:
                       "for the student's enrollment.")
     return s.permit("private_school_enrollment", "A private school where the student is "
                     "enrolled or intends to enroll.",
-                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE))
+                    obligations=(Ob.NOTIFY_PARENT_OFFER_COPY_AND_HEARING, Ob.NO_REDISCLOSURE),
+                    also_cite=_EXPULSION_TO_A_SCHOOL
+                    if s.record_type is RecordType.EXPULSION_ORDER else ())
 
 
 def _under_agreement(s: Situation, clause_id: str, who: str, purpose: Purpose,
