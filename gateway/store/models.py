@@ -325,6 +325,9 @@ class Consent(Base):
     """A written consent to disclose (34 CFR 99.30; Ed Code 49075) as the district holds it."""
 
     __tablename__ = "consents"
+    # A parent's consents page lists theirs, newest first.
+    __table_args__ = (sa.Index("ix_consents_given_by_id_created_at", "given_by_id",
+                               "created_at"),)
 
     id: Mapped[uuid_pk]
     student_id: Mapped[uuid.UUID] = _fk("students.id")
