@@ -117,6 +117,10 @@ def server_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     threads = count("GATEWAY_THREADS", 1)
     name = environ.get("GATEWAY_WORKER_CLASS") or "sync"
     worker_class = WORKER_CLASSES.get(name, name)
+    if worker_class == WORKER_CLASSES["sync"] and threads > 1:
+        # What gunicorn does with a sync worker given threads, but the gateway's class:
+        # gunicorn itself would run its own gthread worker, whose errors are HTML.
+        worker_class = WORKER_CLASSES["gthread"]
     try:
         loaded = util.load_class(worker_class)
     except Exception:  # noqa: BLE001 - gunicorn wraps an import's failures as it likes

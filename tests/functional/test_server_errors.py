@@ -32,14 +32,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-@pytest.fixture(params=["sync", "gthread"])
+@pytest.fixture(params=["sync", "gthread", "sync, 4 threads"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The gateway under gunicorn with deploy/gunicorn.conf.py, one worker of each class."""
+    """The gateway under gunicorn with deploy/gunicorn.conf.py, one worker of each class
+    (and the default class given threads, which gunicorn runs as gthread)."""
+    worker_class, _, threads = request.param.partition(", ")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("GATEWAY_") and k != "DATABASE_URL"}
     env.update({"GATEWAY_DATA_DIR": str(tmp_path),
                 "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
-                "GATEWAY_WORKERS": "1", "GATEWAY_WORKER_CLASS": request.param})
+                "GATEWAY_WORKERS": "1", "GATEWAY_WORKER_CLASS": worker_class,
+                "GATEWAY_THREADS": threads.split()[0] if threads else "1"})
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "gunicorn.log", "ab") as log:
