@@ -330,11 +330,17 @@ def _check_workers(settings) -> None:
     from gateway.settings import SettingsError
     from gateway.store.crypto import CryptoError
 
+    from gateway.workers import ServerSettingError, server_settings
+
     _pack(settings.policy_pack)
     try:
         key_encryption_keys(settings)
         audit_keys(settings)
     except (CryptoError, SigningKeyError, SettingsError) as exc:
+        fail(f"settings: {exc}")
+    try:
+        server_settings(os.environ)  # what deploy/gunicorn.conf.py reads
+    except ServerSettingError as exc:
         fail(f"settings: {exc}")
 
 

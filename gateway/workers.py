@@ -13,11 +13,14 @@ which can hold an SIS id.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from gunicorn import util
+from gunicorn.workers.base import Worker
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
@@ -81,3 +84,50 @@ class ProblemSyncWorker(ProblemErrors, SyncWorker):
 class ProblemThreadWorker(ProblemErrors, ThreadWorker):
     """gunicorn's gthread worker."""
 
+
+
+# GATEWAY_WORKER_CLASS: the gateway's own classes by gunicorn's names for what they extend.
+WORKER_CLASSES = {"sync": "gateway.workers.ProblemSyncWorker",
+                  "gthread": "gateway.workers.ProblemThreadWorker"}
+
+
+class ServerSettingError(ValueError):
+    """A GATEWAY_* variable of the server that cannot be used; the message names it."""
+
+
+def server_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """gunicorn's ``workers``, ``worker_class`` and ``threads`` from GATEWAY_WORKERS,
+    GATEWAY_WORKER_CLASS and GATEWAY_THREADS (empty is unset, as in gateway.settings).
+
+    Checked before gunicorn starts (deploy/gunicorn.conf.py, ``records-gateway serve``):
+    gunicorn itself answers a bad number or class with a traceback, or starts a master
+    that listens with no worker to answer (a class that is not one, ``workers = 0``).
+    """
+    def count(name: str, default: int) -> int:
+        text = environ.get(name) or str(default)
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise ServerSettingError(f"{name}: must be a whole number, 1 or more (not {shown!r})")
+        return value
+
+    threads = count("GATEWAY_THREADS", 1)
+    name = environ.get("GATEWAY_WORKER_CLASS") or "sync"
+    worker_class = WORKER_CLASSES.get(name, name)
+    if worker_class == WORKER_CLASSES["sync"] and threads > 1:
+        # What gunicorn does with a sync worker given threads, but the gateway's class:
+        # gunicorn itself would run its own gthread worker, whose errors are HTML.
+        worker_class = WORKER_CLASSES["gthread"]
+    try:
+        loaded = util.load_class(worker_class)
+    except Exception:  # noqa: BLE001 - gunicorn wraps an import's failures as it likes
+        loaded = None
+    if not (inspect.isclass(loaded) and issubclass(loaded, Worker)):
+        raise ServerSettingError(
+            f"GATEWAY_WORKER_CLASS: {name!r} is not a gunicorn worker class (sync or "
+            "gthread, or the dotted path of a worker class that can be imported)")
+    return {"workers": count("GATEWAY_WORKERS", 2), "worker_class": worker_class,
+            "threads": threads}

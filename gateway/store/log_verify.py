@@ -25,11 +25,15 @@ offline verifier an auditor runs on an export, so both name the same first bad e
 from __future__ import annotations
 
 import binascii
+import ctypes
 import functools
 import gc
 import hashlib
 import multiprocessing
+import os
 import re
+import signal
+import sys
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -367,7 +371,8 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
             _FORKED_KEYS = repo._keys
             bounds = [start + (end - start) * k // workers for k in range(workers + 1)]
             pool = ProcessPoolExecutor(workers - 1,
-                                       mp_context=multiprocessing.get_context("fork"))
+                                       mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_start_reader, initargs=(os.getpid(),))
             try:
                 children = [(a, b, pool.submit(_read_range, url, a, b, batch))
                             for a, b in zip(bounds[1:-1], bounds[2:])]
@@ -390,6 +395,11 @@ def _verify_database(repo: AccessLogRepository, vkey: VerifierKey | str | None, 
         for digests in reader.pages(session, batch, end):
             pending.extend(digests)
             flush()
+    except BaseException:
+        # Ctrl-C, a lost database: the readers stop now rather than finish their ranges.
+        if pool is not None:
+            _stop_readers(pool)
+        raise
     finally:
         _FORKED_KEYS = None
         if pool is not None:
@@ -506,6 +516,27 @@ def _shareable_url(session: Any) -> str | None:
 
 
 _FORKED_KEYS: KeyEncryptionKeys | None = None  # what _read_range opens content keys with
+_PR_SET_PDEATHSIG = 1
+
+
+def _start_reader(parent: int) -> None:
+    """First, in each forked reader. Ctrl-C reaches the whole process group: the parent
+    answers it (and stops the readers), so a reader ignores it rather than print a
+    traceback of its own. A reader ends with the parent however that ends (a SIGTERM, a
+    SIGKILL; on Linux): an orphan would wait for its next range forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
+def _stop_readers(pool: ProcessPoolExecutor) -> None:
+    """End the forked readers at once (shutting the pool down waits for their ranges;
+    Python 3.14 has ProcessPoolExecutor.terminate_workers for this)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _read_range(url: str, start: int, stop: int,

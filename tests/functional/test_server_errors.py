@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,14 +32,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-@pytest.fixture(params=["sync", "gthread"])
+@pytest.fixture(params=["sync", "gthread", "sync, 4 threads"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The gateway under gunicorn with deploy/gunicorn.conf.py, one worker of each class."""
+    """The gateway under gunicorn with deploy/gunicorn.conf.py, one worker of each class
+    (and the default class given threads, which gunicorn runs as gthread)."""
+    worker_class, _, threads = request.param.partition(", ")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("GATEWAY_") and k != "DATABASE_URL"}
     env.update({"GATEWAY_DATA_DIR": str(tmp_path),
                 "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
-                "GATEWAY_WORKERS": "1", "GATEWAY_WORKER_CLASS": request.param})
+                "GATEWAY_WORKERS": "1", "GATEWAY_WORKER_CLASS": worker_class,
+                "GATEWAY_THREADS": threads.split()[0] if threads else "1"})
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "gunicorn.log", "ab") as log:
@@ -106,3 +110,54 @@ def test_a_request_that_is_not_http_is_a_400_problem(server: str) -> None:
     assert head.startswith(b"HTTP/1.1 400 ")
     assert b"Content-Type: application/problem+json" in head
     assert json.loads(body)["status"] == 400 and b"SIS-2001" not in answer
+
+
+def _start_with(tmp_path: Path, variable: str, value: str, command: list[str] | None = None
+                ) -> tuple[int | None, str]:
+    """Start the gateway with one server variable set (gunicorn with the deploy
+    configuration, or ``command``); its exit status within 30 s (None if it kept running:
+    it is stopped) and what it printed."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GATEWAY_") and k != "DATABASE_URL"}
+    env.update({"GATEWAY_DATA_DIR": str(tmp_path),
+                "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+                "GATEWAY_WORKERS": "1", variable: value})
+    bind = f"127.0.0.1:{_free_port()}"
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
+             "stdin": subprocess.DEVNULL, "start_new_session": True}
+    process = (start_gunicorn(bind, env, **popen) if command is None else
+               subprocess.Popen([*command, "--bind", bind], env=env, **popen))
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate(timeout=10)
+        return None, output.decode(errors="replace")
+    return process.returncode, output.decode(errors="replace")
+
+
+BAD_SERVER_SETTINGS = [("GATEWAY_WORKER_CLASS", "gthraed"),
+                       ("GATEWAY_WORKER_CLASS", "gateway.workers.ProblemWorker"),
+                       ("GATEWAY_WORKERS", "0"), ("GATEWAY_WORKERS", "two"),
+                       ("GATEWAY_THREADS", "-1")]
+
+
+@pytest.mark.parametrize(("variable", "value"), BAD_SERVER_SETTINGS)
+def test_a_bad_server_setting_stops_the_start_with_one_line_naming_it(
+        tmp_path: Path, variable: str, value: str) -> None:
+    serve = [sys.executable, "-c", "from gateway.cli import run; run()", "serve"]
+    status, output = _start_with(tmp_path, variable, value, serve)
+
+    assert status == 2, output
+    assert output.startswith(f"records-gateway: settings: {variable}: ")
+    assert output.count("\n") == 1 and repr(value) in output
+
+
+@pytest.mark.parametrize(("variable", "value"), BAD_SERVER_SETTINGS)
+def test_gunicorn_with_the_deploy_configuration_refuses_a_bad_server_setting_too(
+        tmp_path: Path, variable: str, value: str) -> None:
+    status, output = _start_with(tmp_path, variable, value)
+
+    assert status == 1, output  # not a master listening with no worker to answer
+    assert output == f"records-gateway: {output.split(': ', 1)[1]}"
+    assert output.startswith(f"records-gateway: {variable}: ") and output.count("\n") == 1

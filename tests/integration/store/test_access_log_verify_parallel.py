@@ -7,10 +7,17 @@ lower the length from which that happens, so that a log of 30 entries takes the 
 
 from __future__ import annotations
 
+import base64
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import orjson
 import pytest
@@ -27,6 +34,7 @@ from gateway.store.uow import UnitOfWork
 
 T0 = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
 SIZE = 30  # three ranges of ten with workers=3: [0, 10) here, [10, 20) and [20, 30) not
+KEK = f"test-kek-1:{base64.b64encode(os.urandom(32)).decode()}"
 TABLES = ("access_log_entries", "access_log_head")
 FORK_CHECK = log_verify._fork_is_safe
 
@@ -37,7 +45,7 @@ def database(empty_database_url: str) -> Iterator[tuple[sa.Engine, Callable[[], 
     """A committed log of SIZE entries about three students, with a checkpoint at 12."""
     migrate.upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
-    keys = KeyEncryptionKeys.generate("test-kek-1")
+    keys = KeyEncryptionKeys.parse(KEK)
     sessions = make_session_factory(engine)
     signer = LogSigner("example/log", "example-log", generate_key())
     students = [uuid.uuid4() for _ in range(3)]
@@ -266,3 +274,111 @@ def test_a_fork_that_fails_reads_the_log_here_and_keeps_no_keys(database, vouche
 
     assert report.ok and report.size == SIZE and vouched == [], report.summary()
     assert log_verify._FORKED_KEYS is None  # the key-encryption keys are not kept
+
+
+# `records-gateway audit verify --workers 3` on the test's log, taken as long: each range
+# read elsewhere is long enough to be shared, and the verifier waits (as on a long log)
+# before taking each range back, saying so on standard output.
+LONG_VERIFY = """
+import sys, time
+from gateway.cli import run
+from gateway.store import log_verify
+
+log_verify.PARALLEL_FROM = 0
+taken = log_verify._result
+
+def slowly(child):
+    print("waiting", flush=True)
+    time.sleep(60)
+    return taken(child)
+
+log_verify._result = slowly
+sys.argv = ["records-gateway", "audit", "verify", "--workers", "3"]
+run()
+"""
+
+
+def start_long_verify(database, tmp_path: Path) -> tuple[subprocess.Popen[str], list[int]]:
+    """The command in a process group of its own (as a terminal runs it), and its forked
+    readers, once it waits for them."""
+    engine, _, signer = database
+    (tmp_path / "vkey.txt").write_text(signer.verifier_key + "\n")
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+           "GATEWAY_KEK": KEK, "GATEWAY_DATA_DIR": str(tmp_path),
+           "GATEWAY_AUDIT_VERIFIER_KEY_FILE": str(tmp_path / "vkey.txt"),
+           "GATEWAY_ENVIRONMENT": "test"}
+    env.pop("GATEWAY_DEBUG", None)
+    command = subprocess.Popen(
+        [sys.executable, "-c", LONG_VERIFY], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    if (line := command.stdout.readline()) != "waiting\n":
+        command.kill()
+        pytest.fail(f"the verification did not start: {line} {command.communicate(timeout=30)}")
+    readers = [int(pid) for pid in Path(f"/proc/{command.pid}/task/{command.pid}/children")
+               .read_text().split()]
+    time.sleep(1)  # the readers are done with their ten entries each, and wait for more
+    return command, readers
+
+
+def running(pids: list[int]) -> list[int]:
+    """Those still running (not ended, nor ended and waiting to be reaped)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state not in ("Z", "X"):
+            alive.append(pid)
+    return alive
+
+
+def still_running_after(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while running(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return running(pids)
+
+
+def kill_all(command: subprocess.Popen[str], readers: list[int]) -> None:
+    if command.poll() is None:
+        command.kill()
+        command.wait(timeout=30)
+    for pid in running(readers):
+        os.kill(pid, signal.SIGKILL)
+    command.stdout.close()
+    command.stderr.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_during_a_long_verification_is_one_line_and_leaves_no_reader(
+        database, tmp_path: Path) -> None:
+    command, readers = start_long_verify(database, tmp_path)
+    try:
+        os.killpg(command.pid, signal.SIGINT)  # Ctrl-C: to the whole process group
+        _, err = command.communicate(timeout=30)
+        left = still_running_after(readers, 10)
+    finally:
+        kill_all(command, readers)
+
+    assert len(readers) == 2
+    assert command.returncode == 130
+    assert err.strip() == "records-gateway: interrupted"  # and no reader's traceback
+    assert left == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_verification_killed_leaves_no_reader_waiting_forever(database,
+                                                                tmp_path: Path) -> None:
+    command, readers = start_long_verify(database, tmp_path)
+    try:
+        command.terminate()  # `kill PID`, or timeout(1) in a cron job: the command alone
+        command.wait(timeout=30)
+        left = still_running_after(readers, 10)
+    finally:
+        kill_all(command, readers)
+
+    assert len(readers) == 2
+    assert command.returncode == -signal.SIGTERM
+    assert left == []
