@@ -329,7 +329,6 @@ def _check_workers(settings) -> None:
     from gateway.audit_signing import SigningKeyError, audit_keys
     from gateway.settings import SettingsError
     from gateway.store.crypto import CryptoError
-
     from gateway.workers import ServerSettingError, server_settings
 
     _pack(settings.policy_pack)

@@ -37,6 +37,7 @@ def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any]]:
     from gateway.store.uow import UnitOfWork
 
     settings, log_keys, keys = _keys(signing=signing)
+    _existing_database(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with UnitOfWork(make_session_factory(engine), keys) as uow:
@@ -47,6 +48,18 @@ def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any]]:
               "(records-gateway db upgrade)")
     finally:
         engine.dispose()
+
+
+def _existing_database(url: str) -> None:
+    """A SQLite file that is not there is no log to read: say so, rather than let the
+    driver make an empty database (and its lock file) and then find no tables in it."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database \
+            and not Path(parsed.database).is_file():
+        _fail(f"audit: there is no database at {parsed.database} "
+              "(records-gateway db upgrade makes one)")
 
 
 def _keys(*, signing: bool = False) -> tuple[Any, Any, Any]:

@@ -163,3 +163,17 @@ def test_a_kept_checkpoint_that_does_not_verify_is_tampering(gateway, tmp_path: 
 
     assert done.exit_code == 1
     assert done.stdout.startswith("FAILED"), done.stdout
+
+
+def test_verifying_a_sqlite_database_that_is_not_there_makes_none(tmp_path: Path) -> None:
+    missing = tmp_path / "elsewhere" / "gateway.db"
+    (tmp_path / "elsewhere").mkdir()
+    env = {"DATABASE_URL": f"sqlite:///{missing}", "GATEWAY_DATA_DIR": str(tmp_path),
+           "GATEWAY_ENVIRONMENT": "test", "GATEWAY_AUDIT_ORIGIN": "example-usd/access-log"}
+
+    done = CliRunner().invoke(main, ["audit", "verify"], env=env)
+
+    assert done.exit_code == 2
+    assert done.stderr == (f"records-gateway: audit: there is no database at {missing} "
+                           "(records-gateway db upgrade makes one)\n")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
