@@ -17,19 +17,7 @@ import pytest
 import requests
 
 from gateway.cli import start_gunicorn
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+from tests.processes import children, free_port
 
 
 @pytest.fixture(params=["sync", "gthread", "sync, 4 threads"])
@@ -43,7 +31,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
                 "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
                 "GATEWAY_WORKERS": "1", "GATEWAY_WORKER_CLASS": worker_class,
                 "GATEWAY_THREADS": threads.split()[0] if threads else "1"})
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "gunicorn.log", "ab") as log:
         master = start_gunicorn(f"127.0.0.1:{port}", env, stdout=log,
@@ -60,7 +48,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
                 pass
             assert time.monotonic() < deadline, "gunicorn not ready within 30 s"
             time.sleep(0.1)
-        workers = _children(master.pid)
+        workers = children(master.pid)
         yield base
     finally:
         master.send_signal(signal.SIGTERM)
@@ -122,7 +110,7 @@ def _start_with(tmp_path: Path, variable: str, value: str, command: list[str] | 
     env.update({"GATEWAY_DATA_DIR": str(tmp_path),
                 "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
                 "GATEWAY_WORKERS": "1", variable: value})
-    bind = f"127.0.0.1:{_free_port()}"
+    bind = f"127.0.0.1:{free_port()}"
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
              "stdin": subprocess.DEVNULL, "start_new_session": True}
     process = (start_gunicorn(bind, env, **popen) if command is None else

@@ -35,6 +35,7 @@ from gateway.identity.devidp import DevProvider, DevProviderError, start_dev_pro
 from gateway.settings import load_settings
 from gateway.store.db import make_engine
 from tests.integration.store.fixtures import BACKENDS, Databases
+from tests.processes import children, free_port
 
 THREADS = 4
 LOAD_REQUESTS = 600  # over all threads
@@ -55,21 +56,6 @@ def provider() -> Iterator[DevProvider]:
         yield started
     finally:
         started.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def _gone(pid: int) -> bool:
@@ -135,7 +121,7 @@ def test_a_killed_gateway_keeps_every_disclosure_and_a_verifiable_log(
                 "GATEWAY_WORKERS": "2"})
     # A checkpoint before the load, so that verify also holds the log to a signed size.
     cli(env, "audit", "checkpoint")
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "gunicorn.log", "ab") as log:
         master = start_gunicorn(f"127.0.0.1:{port}", env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -153,7 +139,7 @@ def test_a_killed_gateway_keeps_every_disclosure_and_a_verifiable_log(
         while len(load.ok) < KILL_AFTER_OK and time.monotonic() < until:
             time.sleep(0.01)
         # Mid-load: every process of the server at once, with no chance to clean up.
-        workers = _children(master.pid)
+        workers = children(master.pid)
         for pid in [*workers, master.pid]:
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.3)  # the threads see the server gone
@@ -189,7 +175,7 @@ def wait_ready(master: subprocess.Popen[bytes], base: str, timeout: float = 30.0
 
 def stop(master: subprocess.Popen[bytes], workers: list[int]) -> None:
     """Stop what this test started, by pid: the master, and workers it may have left."""
-    for pid in [*workers, *_children(master.pid)]:
+    for pid in [*workers, *children(master.pid)]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
