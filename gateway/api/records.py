@@ -64,7 +64,8 @@ class StudentRecord(MethodView):
         403: "Refused under AR 5125 (the decision is in the body), an unregistered requester, "
              "or a parent whose relationship is not verified; to anyone but the custodian "
              "and the SIS integrations, also a record or student that is not there",
-        404: "No such record of that student (the custodian and the SIS integrations only)",
+        404: "No such record of that student (said only to the custodian, the SIS "
+             "integrations and the student's verified family)",
         410: "The record was destroyed under the retention schedule",
         503: "The disclosure could not be recorded, so nothing was disclosed; or the OpenID "
              "provider cannot be reached"})
@@ -100,11 +101,14 @@ class DecisionPreview(MethodView):
         401: "No valid access token",
         403: "An unregistered requester, a parent whose relationship is not verified, or "
              "a request the access log must list (read the record instead)",
-        404: "No such record of that student (the custodian and the SIS integrations only)",
+        404: "No such record of that student (said only to the custodian, the SIS "
+             "integrations and the student's verified family)",
         503: "The database or the OpenID provider cannot be reached"})
     def post(self, args: dict[str, Any]):
-        """Preview the decision a read would get, without disclosing or recording anything
-        (for requests the access log need not list: district staff, the family)."""
+        """Preview the decision a read would get, without disclosing anything (for
+        requests the access log need not list: district staff, the family). The engine's
+        answer is not logged; a refusal before it is asked (an unverified relationship, a
+        withdrawn registration, no such record) is, as for a read."""
         decision = find().record_access.preview(
             _request(args, args["student_sis_id"], args["record_id"]))
         _log(decision)

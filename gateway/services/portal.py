@@ -75,10 +75,7 @@ class Account:
     display_name: str
     category: RequesterCategory
     preferred_language: str | None = None
-
-    @property
-    def is_custodian(self) -> bool:
-        return self.category is RequesterCategory.CUSTODIAN
+    is_custodian: bool = False  # models.Requester.is_custodian: never a volunteer
 
     @property
     def is_parent(self) -> bool:
@@ -151,7 +148,7 @@ class PortalService(DistrictService):
             uow.read_snapshot()
             requester = registered_requester(uow, caller)
             return Account(requester.display_name, requester.category,
-                           requester.preferred_language)
+                           requester.preferred_language, requester.is_custodian)
 
     def sign_out(self, caller: Caller) -> None:
         """End every portal session of the person begun before now."""

@@ -69,11 +69,11 @@ class RequesterRegistry(DistrictService):
     def put_requester(self, writer: Writer, write: RequesterWrite) -> RegisteredRequester:
         """Register the subject in its category, or update it; ``active=False`` stops its
         reads without forgetting who it was (the access log names it)."""
-        if write.category in FAMILY:
-            raise RelationshipConflict("Parents and students are registered with their "
-                                       "student: through /guardians and /login.")
         with self._uow() as uow:
             custodian_of_records(uow, writer, "registers requesters")
+            if write.category in FAMILY:
+                raise RelationshipConflict("Parents and students are registered with their "
+                                           "student: through /guardians and /login.")
             requester = uow.requesters.by_subject(writer.caller.issuer, write.subject)
             created = requester is None
             if requester is None:

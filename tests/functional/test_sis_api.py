@@ -780,6 +780,9 @@ def test_only_the_custodian_registers_and_never_a_parent_here(sis, custodian) ->
 
     is_problem(registers(sis, "someone", display_name="X", category="third_party"), 403,
                "custodian-only")
+    # Who asks comes first: only the custodian learns what the register refuses.
+    is_problem(registers(sis, "someone", display_name="X", category="parent"), 403,
+               "custodian-only")
     is_problem(registers(custodian, "someone", display_name="X", category="parent"), 409)
     is_problem(registers(custodian, subject, display_name="X", category="third_party"), 409)
     is_problem(custodian.client.get("/v1/requesters/nobody", headers=custodian.headers), 404)

@@ -117,6 +117,20 @@ def test_the_account_names_the_registered_person(portal, custodian) -> None:
     assert account.display_name == "Elena Garcia" and account.is_custodian
 
 
+def test_a_volunteer_registered_as_custodian_is_not_shown_the_console(portal, custodian,
+                                                                     unit_of_work) -> None:
+    requester, login = custodian
+    with unit_of_work() as uow:
+        uow.requesters.get(requester.id).volunteer = True
+        uow.commit()
+
+    account = portal.account(login)
+
+    assert account.category is RequesterCategory.CUSTODIAN and not account.is_custodian
+    with pytest.raises(NotACustodian):
+        portal.awaiting_verification(login)
+
+
 def test_the_custodian_sees_parents_awaiting_verification(portal, custodian, register,
                                                           enrol, relate) -> None:
     waiting, _ = register(Cat.PARENT, "Sofía Rivera")
