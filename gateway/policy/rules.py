@@ -314,7 +314,7 @@ def _under_agreement(s: Situation, clause_id: str, who: str, purpose: Purpose,
     if not s.question.evidence.written_agreement:
         return s.pending(clause_id, f"{who} may have records {purpose_text} once a written "
                          "agreement with the district is on file.",
-                         (Requirement.WRITTEN_AGREEMENT,))
+                         (Requirement.WRITTEN_AGREEMENT,), obligations=(Ob.NO_REDISCLOSURE,))
     return s.permit(clause_id, f"{who}, {purpose_text}, under a written agreement.",
                     obligations=(Ob.NO_REDISCLOSURE,))
 
@@ -338,9 +338,12 @@ def research_access(s: Situation) -> Decision | None:
 
 def _certified(s: Situation, clause_id: str, granted: str, *,
                obligations: tuple[Obligation, ...] = (Ob.NO_REDISCLOSURE,)) -> Decision:
+    # The wait is for the certification only: the disclosure, once made, brings the same
+    # duties (for a judge or probation officer in truancy, telling the parent within 24 hours).
     if not s.question.evidence.written_certification:
         return s.pending(clause_id, f"{granted} once the recipient's written certification "
-                         "is on file.", (Requirement.WRITTEN_CERTIFICATION,))
+                         "is on file.", (Requirement.WRITTEN_CERTIFICATION,),
+                         obligations=obligations)
     return s.permit(clause_id, f"{granted}; the written certification is on file.",
                     obligations=obligations)
 
