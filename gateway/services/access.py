@@ -117,6 +117,7 @@ DUTY_DUE = {
     Obligation.NOTIFY_PARENT_WITHIN_24_HOURS: timedelta(hours=24),
     Obligation.NOTIFY_PARENT_OFFER_COPY_AND_HEARING: timedelta(days=5),
 }
+DUE_WHILE_PENDING = frozenset({Obligation.NOTIFY_PARENT_3_DAYS_BEFORE_DISCLOSURE})
 
 
 # The access-log entry of each decision (Ed Code 49064; 34 CFR 99.32), and its outcome.
@@ -249,7 +250,11 @@ class RecordAccessService(DistrictService):
     def _add_duties(uow: UnitOfWork, decision: Decision, student_id: uuid.UUID,
                     record_id: uuid.UUID, request: RecordRequest,
                     now: datetime) -> tuple[str, ...]:
-        duties = tuple(o for o in decision.obligations if o in DUTY_DUE)
+        # A pending decision discloses nothing yet: of the duties it names, only the one it
+        # waits on (the notice before a subpoenaed disclosure) is due now; the others come
+        # with the disclosure, when a later request is permitted.
+        duties = tuple(o for o in decision.obligations if o in DUTY_DUE and (
+            decision.outcome is Outcome.PERMIT or o in DUE_WHILE_PENDING))
         for duty in duties:
             uow.obligations.add(models.ObligationTask(
                 student_id=student_id, record_id=record_id, obligation=duty.value,

@@ -675,6 +675,23 @@ def test_a_subpoenaed_record_is_disclosed_three_days_after_the_parent_is_told(
     assert [e.clause for e in logged] == ["court_order_or_subpoena"]
 
 
+def test_a_disclosure_waiting_for_a_certification_sets_no_duty_due_on_disclosure(
+        sis, client, register, token_for) -> None:
+    # Pending decisions name the duties the disclosure will bring (the parent told within
+    # 24 hours of a release to a judge); nothing is released yet, so no task is due.
+    register(client_id_for(Cat.JUDGE), Cat.JUDGE)
+    judge = Requester(client, token_for(Cat.JUDGE))
+    sis.enrols("SIS-2204", **MAYA)
+    record_id = sis.adds_record("SIS-2204").get_json()["id"]
+
+    waiting = judge.reads("SIS-2204", record_id, purpose="truancy")
+
+    assert waiting.status_code == 202, waiting.get_json()
+    assert waiting.get_json()["decision"]["requires"] == ["written_certification"]
+    assert "notify_parent_within_24_hours" in waiting.get_json()["decision"]["obligations"]
+    assert waiting.get_json()["duties"] == []
+
+
 def test_what_a_court_order_does_not_reach_stays_refused(sis, custodian, attorney) -> None:
     sis.enrols("SIS-2202", **MAYA)
     record_id = sis.adds_record("SIS-2202").get_json()["id"]
