@@ -201,9 +201,7 @@ class RecordAccessService(DistrictService):
         interest = request.legitimate_educational_interest
         refuse = RefusalOf(self._policy, uow, requester, now, Action.ACCESS, request.purpose,
                            interest, request.request_id)
-        if not requester.active:
-            refuse(student, self._policy.refusal("unrecognized_request", WITHDRAWN),
-                   UnregisteredRequester("the district has withdrawn this requester"), record)
+        refuse.unless_active(student, record)
         keeper = is_record_keeper(requester, request.caller.scopes)
         if student is None:
             # Only those who keep the file learn that a student is not in it; anyone else
@@ -288,6 +286,13 @@ class RefusalOf:
                             RecordRef(str(record.id), record.record_type.value),))
         raise answer
 
+    def unless_active(self, student: models.Student | None,
+                      record: models.StudentRecord | None = None) -> None:
+        """Refuse (and log) the request of a requester whose registration was withdrawn."""
+        if not self.requester.active:
+            self(student, self.policy.refusal("unrecognized_request", WITHDRAWN),
+                 UnregisteredRequester("the district has withdrawn this requester"), record)
+
 
 def log_refusal(uow: UnitOfWork, policy: PolicyEngine, requester: models.Requester,
                 student_id: uuid.UUID, decision: Decision, *, at: datetime, action: Action,
@@ -315,9 +320,17 @@ def log_requester(requester: models.Requester) -> Requester:
                      requester.category.value)
 
 
-def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
+def known_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
+    """The requester registered for the token, active or withdrawn; else refused."""
     requester = uow.requesters.by_subject(caller.issuer, caller.subject)
-    if requester is None or not requester.active:
+    if requester is None:
+        raise UnregisteredRequester("the district has not registered this requester")
+    return requester
+
+
+def registered_requester(uow: UnitOfWork, caller: Caller) -> models.Requester:
+    requester = known_requester(uow, caller)
+    if not requester.active:
         raise UnregisteredRequester("the district has not registered this requester")
     return requester
 

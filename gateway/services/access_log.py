@@ -31,13 +31,12 @@ from gateway.services.access import (
     LOGGED_AS,
     OUTCOME,
     UNVERIFIED,
-    WITHDRAWN,
     Caller,
     NoVerifiedRelationship,
     RefusalOf,
-    UnregisteredRequester,
     evidence_on_file,
     is_record_keeper,
+    known_requester,
     log_requester,
     registered_requester,
     requester_fact,
@@ -320,15 +319,11 @@ class AccessLogService(DistrictService):
         now = self._clock()
         today = self._today(now)
         caller = reader.caller
-        requester = uow.requesters.by_subject(caller.issuer, caller.subject)
-        if requester is None:
-            raise UnregisteredRequester("the district has not registered this requester")
+        requester = known_requester(uow, caller)
         student = uow.students.by_sis_id(sis_id)
         refuse = RefusalOf(self._policy, uow, requester, now, Action.VIEW_ACCESS_LOG,
                            purpose, request_id=reader.request_id)
-        if not requester.active:
-            refuse(student, self._policy.refusal("unrecognized_request", WITHDRAWN),
-                   UnregisteredRequester("the district has withdrawn this requester"))
+        refuse.unless_active(student)
         if student is None:
             if is_record_keeper(requester, caller.scopes):
                 raise UnknownStudent("no student with that SIS id")

@@ -31,13 +31,12 @@ from gateway.policy.facts import (
     RequesterCategory,
 )
 from gateway.services.access import (
-    WITHDRAWN,
     Caller,
     DisclosureNotRecorded,
     NoVerifiedRelationship,
     RefusalOf,
-    UnregisteredRequester,
     is_record_keeper,
+    known_requester,
     log_requester,
     registered_requester,
     requester_fact,
@@ -442,15 +441,11 @@ class EnrolmentService(DistrictService):
         purpose = Purpose.RECORDS_ADMINISTRATION.value
         with self._uow() as uow:
             uow.read_snapshot()
-            requester = uow.requesters.by_subject(writer.caller.issuer, writer.caller.subject)
-            if requester is None:
-                raise UnregisteredRequester("the district has not registered this requester")
+            requester = known_requester(uow, writer.caller)
             student = uow.students.by_sis_id(sis_id)
             refuse = RefusalOf(self._policy, uow, requester, now, Action.ACCESS, purpose,
                                request_id=writer.request_id)
-            if not requester.active:
-                refuse(student, self._policy.refusal("unrecognized_request", WITHDRAWN),
-                       UnregisteredRequester("the district has withdrawn this requester"))
+            refuse.unless_active(student)
             if not is_record_keeper(requester, writer.scopes):
                 refuse(student, self._not_a_keeper(uow, requester, student, today),
                        NotARecordKeeper("only the custodian of records and the district's "
