@@ -105,9 +105,8 @@ def decide(question: AccessQuestion, today: date, pack: PolicyPack) -> Decision:
         action = Action.VIEW_ACCESS_LOG
     if action is Action.ACCESS:
         candidates = (*rules.ACCESS_RULES[requester.category], *rules.OPEN_ACCESS_RULES)
-    else:
-        candidates = _ACTION_RULES[action]
-    return _most_favourable(situation, candidates)
+        return rules.with_consent_on_file(situation, _most_favourable(situation, candidates))
+    return _most_favourable(situation, _ACTION_RULES[action])
 
 
 def _most_favourable(situation: Situation, candidates: Iterable[rules.Rule]) -> Decision:

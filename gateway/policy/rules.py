@@ -95,8 +95,15 @@ class Situation:
         if self.volunteer_as_staff:
             return False
         if r.category is Cat.CUSTODIAN:
-            return True
+            return self.custodian_has_interest
         return r.category is Cat.SCHOOL_OFFICIAL and r.states_an_interest
+
+    @property
+    def custodian_has_interest(self) -> bool:
+        """The custodian of records is an employee (5 CCR 433) whose legitimate educational
+        interest is administering the file, or another it states (AR 5125(i))."""
+        return (self.purpose_is(Purpose.RECORDS_ADMINISTRATION)
+                or self.requester.states_an_interest)
 
     @property
     def asks_for_information(self) -> bool:
@@ -241,7 +248,7 @@ def school_official_access(s: Situation) -> Decision | None:
 def custodian_access(s: Situation) -> Decision | None:
     if s.volunteer_as_staff:
         return s.deny("custodian_of_records", _VOLUNTEER)
-    if s.purpose_is(Purpose.RECORDS_ADMINISTRATION) or s.requester.states_an_interest:
+    if s.custodian_has_interest:
         return s.permit("custodian_of_records", "The custodian of records administers the "
                         "student's file.", log=False)
     return s.deny("custodian_of_records", "The custodian's access is for administering the "
@@ -537,8 +544,13 @@ def _same_text(a: str, b: str) -> bool:
     return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
 
-def consent_problem(s: Situation, consent: Consent, *, check_purpose: bool = True) -> str | None:
-    """Why a written consent does not support this request, or None if it does."""
+def consent_problem(s: Situation, consent: Consent, *, check_purpose: bool = True,
+                    disclosure: bool = True) -> str | None:
+    """Why a written consent does not support this request, or None if it does.
+
+    A consent to disclose (34 CFR 99.30) names the records, the purpose and the recipient.
+    A consent to an addition after graduation or departure (5 CCR 437; ``disclosure=False``)
+    discloses nothing to anyone: it names the record added, not a purpose or recipient."""
     if not consent.signed:
         return "the consent is not signed"
     if not consent.dated:
@@ -558,6 +570,8 @@ def consent_problem(s: Situation, consent: Consent, *, check_purpose: bool = Tru
                 "district in writing that they agree")
     if not consent.covers(s.record_type):
         return "the consent does not cover the record requested"
+    if not disclosure:
+        return None
     if not consent.purpose.strip() or not consent.recipient.strip():
         return "the consent does not state its purpose and recipient"
     if check_purpose and not _same_text(consent.purpose, s.purpose):
@@ -575,6 +589,21 @@ def written_consent(s: Situation) -> Decision | None:
     return s.permit("written_consent", "A signed and dated written consent covers this record, "
                     "purpose and recipient.",
                     obligations=(Ob.FILE_CONSENT_WITH_RECORD, Ob.NO_REDISCLOSURE), log=False)
+
+
+def with_consent_on_file(s: Situation, d: Decision) -> Decision:
+    """A disclosure another basis permits, to a party that also brings a written consent
+    covering it: Ed Code 49064 does not log parties who provide written parental consent,
+    and the consent is filed with the record instead (Ed Code 49075; AR 5125(i)-(j))."""
+    if d.outcome is not Outcome.PERMIT or not d.log_required:
+        return d
+    by_consent = written_consent(s)
+    if by_consent is None or by_consent.outcome is not Outcome.PERMIT:
+        return d
+    return replace(
+        d, log_required=False, citations=_cite(d.citations, by_consent.citations),
+        obligations=d.obligations + tuple(
+            o for o in by_consent.obligations if o not in d.obligations))
 
 
 def notice_given(s: Situation) -> bool:
@@ -702,7 +731,7 @@ def add_record(s: Situation) -> Decision | None:
         return s.permit("no_additions_after_departure", "Routine updating is allowed after "
                         "graduation or permanent departure.", log=False)
     consent = s.question.evidence.consent
-    if consent is not None and consent_problem(s, consent, check_purpose=False) is None:
+    if consent is not None and consent_problem(s, consent, disclosure=False) is None:
         return s.permit("no_additions_after_departure", "The parent or adult student consented "
                         "in writing to the addition.", obligations=(Ob.FILE_CONSENT_WITH_RECORD,),
                         log=False)
