@@ -10,14 +10,16 @@ cProfile, then prints the mean time per read and the top functions. For finding 
 to make faster; bench/http_reads.py is the measure.
 
 --timing instead times, without the profiler, --reads reads interleaved with as many
-/healthz requests (each timed alone), and prints the medians and their ratio: a quick
-before/after check that shares the machine's noise between the two.
+/healthz requests (each timed alone), and prints the medians and their ratio (a quick
+before/after check that shares the machine's noise between the two), the mean CPU time
+of each, and the median wall time of each step of the read service (``PHASES``).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import io
 import os
 import pstats
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,6 +44,38 @@ from gateway import create_app  # noqa: E402
 from gateway.cli import prepare_demo_database  # noqa: E402
 from gateway.identity.devidp import start_dev_provider  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
+
+
+def _phases() -> dict[str, list[float]]:
+    """Time each step of an audited read (wall clock), by wrapping the methods it calls."""
+    from gateway.services.access import RecordAccessService
+    from gateway.store.access_log import AccessLogRepository
+    from gateway.store.repositories import ReadFactsRepository, RecordRepository
+    from gateway.store.uow import UnitOfWork
+
+    steps = [(RecordAccessService, "read", "the read service, in all"),
+             (UnitOfWork, "read_snapshot", "begin the read snapshot"),
+             (ReadFactsRepository, "for_read", "the facts query"),
+             (RecordAccessService, "_question", "the facts, checked (query included)"),
+             (RecordRepository, "read", "open the record (unwrap, decrypt)"),
+             (UnitOfWork, "start_writing", "end the snapshot, begin writing"),
+             (RecordRepository, "hold_for_disclosure", "the record held"),
+             (AccessLogRepository, "append", "the access-log entry"),
+             (UnitOfWork, "commit", "the commit")]
+    times: dict[str, list[float]] = {label: [] for _, _, label in steps}
+    def timed(method: Any, spent: list[float]) -> Any:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent.append(time.perf_counter() - started)
+        return wrapper
+
+    for owner, name, label in steps:
+        setattr(owner, name, timed(getattr(owner, name), times[label]))
+    return times
 
 
 def main() -> int:
@@ -74,14 +109,17 @@ def main() -> int:
                 for _ in range(50):
                     assert client.get(url, headers=headers).status_code == 200
                 if args.timing:
-                    reads, health = [], []
+                    phases = _phases()
+                    reads, health, read_cpu, health_cpu = [], [], [], []
                     for _ in range(args.reads):
-                        started = time.perf_counter()
+                        started, cpu = time.perf_counter(), time.process_time()
                         client.get(url, headers=headers)
                         reads.append(time.perf_counter() - started)
-                        started = time.perf_counter()
+                        read_cpu.append(time.process_time() - cpu)
+                        started, cpu = time.perf_counter(), time.process_time()
                         client.get("/healthz")
                         health.append(time.perf_counter() - started)
+                        health_cpu.append(time.process_time() - cpu)
                 profiler = cProfile.Profile()
                 started = time.perf_counter()
                 profiler.enable()
@@ -97,7 +135,11 @@ def main() -> int:
                 health_ms = statistics.median(health) * 1000
                 print(f"{args.backend}: {args.reads} reads interleaved with /healthz, medians: "
                       f"read {read_ms:.2f} ms, /healthz {health_ms:.2f} ms, "
-                      f"read / healthz {read_ms / health_ms:.1f}x")
+                      f"read / healthz {read_ms / health_ms:.1f}x; CPU time, mean: read "
+                      f"{statistics.fmean(read_cpu) * 1000:.2f} ms, /healthz "
+                      f"{statistics.fmean(health_cpu) * 1000:.2f} ms")
+                for label, spent in phases.items():
+                    print(f"  {label}: {statistics.median(spent) * 1000:.3f} ms")
                 return 0
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
