@@ -28,8 +28,9 @@ def _fail(message: str, status: int = 2) -> None:
 
 
 @contextmanager
-def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any]]:
-    """(the unit of work, the log's keys) for one command; ``signing``: see ``_keys``."""
+def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any, Any]]:
+    """(the unit of work, the log's keys, the settings) for one command; ``signing``: see
+    ``_keys``."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.cli import database_problem
@@ -41,7 +42,7 @@ def _log(*, signing: bool = False) -> Iterator[tuple[Any, Any]]:
     engine = make_engine(settings.database_url)
     try:
         with UnitOfWork(make_session_factory(engine), keys) as uow:
-            yield uow, log_keys
+            yield uow, log_keys, settings
     except SQLAlchemyError as exc:
         _fail(f"audit: the database cannot be read "
               f"({database_problem(exc, settings.database_url)}); is it migrated? "
@@ -123,19 +124,62 @@ def verify(from_checkpoint: bool, checkpoint_file: str | None, workers: int,
     """
     note = None
     if checkpoint_file is not None:
-        try:
-            note = Path(checkpoint_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            _fail(f"audit: cannot read {checkpoint_file} ({type(exc).__name__})")
-        if not _shaped_as_checkpoint(note):
-            _fail(f"audit: {checkpoint_file} is not a checkpoint (a signed note: origin, "
-                  "tree size, root hash, a blank line, signature lines)")
-    with _log() as (uow, log_keys):
+        note = _read_checkpoint(Path(checkpoint_file))
+    with _log() as (uow, log_keys, settings):
+        if note is None:  # the checkpointer's, if it keeps one on this machine
+            note = _kept_checkpoint(settings)
         uow.read_snapshot()  # a long read: SQLite's writers must not wait for it
         report = uow.access_log.verify(log_keys.verifier_key, checkpoint_note=note,
                                        from_checkpoint=from_checkpoint, workers=workers)
     click.echo(json.dumps(report.as_dict()) if as_json else report.summary())
     sys.exit(0 if report.ok else 1)
+
+
+def _read_checkpoint(path: Path) -> str:
+    try:
+        note = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"audit: cannot read {path} ({type(exc).__name__})")
+    if not _shaped_as_checkpoint(note):
+        _fail(f"audit: {path} is not a checkpoint (a signed note: origin, tree size, root "
+              "hash, a blank line, signature lines)")
+    return note
+
+
+def _kept_checkpoint(settings: Any) -> str | None:
+    """The last checkpoint the checkpointer signed, kept outside the database; None
+    before its first."""
+    path = settings.kept_checkpoint_file
+    return _read_checkpoint(path) if path.exists() else None
+
+
+def _keep_checkpoint(settings: Any, signer: Any, note: str) -> None:
+    """Replace the kept checkpoint with ``note``, whole or not at all (written beside
+    it, flushed to the disk, then renamed over it); only one this signer signed (the
+    database's latest may be another key's, or forged)."""
+    from audit.checkpoint import CheckpointError, parse_and_verify
+
+    try:
+        parse_and_verify(note, signer.verifier_key, origin=signer.origin)
+    except CheckpointError:
+        return
+    path = settings.kept_checkpoint_file
+    partial = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "w", encoding="utf-8") as out:
+            out.write(note)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        _fail(f"audit: cannot keep the checkpoint in {path} ({type(exc).__name__}); set "
+              "GATEWAY_AUDIT_CHECKPOINT_FILE to a file the checkpointer may write")
 
 
 def _shaped_as_checkpoint(note: str) -> bool:
@@ -160,21 +204,33 @@ def _shaped_as_checkpoint(note: str) -> bool:
 def checkpoint(every: float | None) -> None:
     """Sign a checkpoint of the log as it is now and print it (the latest one again if
     no entry was added since: cheap enough to run every second)."""
+    from gateway.store.access_log import CheckpointRefused
+
     if every is not None:
         _checkpoint_forever(every)
         return
-    with _log(signing=True) as (uow, log_keys):
-        signed = uow.access_log.checkpoint(log_keys.signer, _now())
+    with _log(signing=True) as (uow, log_keys, settings):
+        kept = _kept_checkpoint(settings)
+        try:
+            signed = uow.access_log.checkpoint(log_keys.signer, _now(), kept_note=kept)
+        except CheckpointRefused as exc:
+            _fail(f"audit: not signing: {exc}", 1)
         uow.commit()
+    if signed.note != kept:
+        _keep_checkpoint(settings, log_keys.signer, signed.note)
     click.echo(signed.note, nl=False)
 
 
 def checkpoint_loop(unit_of_work: Callable[[], object], signer: object, every: float,
-                    stop: threading.Event, clock: Callable[[], datetime] = _now) -> int:
+                    stop: threading.Event, clock: Callable[[], datetime] = _now, *,
+                    kept: str | None = None, keep: Callable[[str], None] | None = None
+                    ) -> int:
     """Checkpoint every ``every`` seconds until ``stop`` is set; the checkpoints signed.
 
     At a fixed rate (ticks ``every`` apart, whatever signing took), so an entry waits at
-    most ``every`` plus one signing for a checkpoint that covers it.
+    most ``every`` plus one signing for a checkpoint that covers it. ``kept`` is the last
+    checkpoint signed, kept outside the database; each new one goes to ``keep``. A log
+    that does not extend them raises CheckpointRefused.
     """
     import time
 
@@ -186,13 +242,16 @@ def checkpoint_loop(unit_of_work: Callable[[], object], signer: object, every: f
     while not stop.is_set():
         try:
             with unit_of_work() as uow:
-                cp = uow.access_log.checkpoint(signer, clock())
+                cp = uow.access_log.checkpoint(signer, clock(), kept_note=kept)
                 uow.commit()
         except SQLAlchemyError as exc:
             # The database may come back: say so once a round and keep going.
             click.echo(f"records-gateway: audit: no checkpoint ({type(exc).__name__})",
                        err=True)
         else:
+            if keep is not None and cp.note != kept:
+                keep(cp.note)
+                kept = cp.note
             if cp.size != last:
                 signed, last = signed + 1, cp.size
         tick += every
@@ -206,6 +265,7 @@ def checkpoint_loop(unit_of_work: Callable[[], object], signer: object, every: f
 def _checkpoint_forever(every: float) -> None:
     import signal
 
+    from gateway.store.access_log import CheckpointRefused
     from gateway.store.db import make_engine, make_session_factory
     from gateway.store.uow import UnitOfWork
 
@@ -216,7 +276,11 @@ def _checkpoint_forever(every: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        checkpoint_loop(lambda: UnitOfWork(sessions, keys), signer, every, stop)
+        checkpoint_loop(lambda: UnitOfWork(sessions, keys), signer, every, stop,
+                        kept=_kept_checkpoint(settings),
+                        keep=lambda note: _keep_checkpoint(settings, signer, note))
+    except CheckpointRefused as exc:
+        _fail(f"audit: not signing: {exc}", 1)
     except KeyboardInterrupt:
         pass
     finally:
@@ -232,7 +296,7 @@ def prove(seq: int) -> None:
     """
     from gateway.store.access_log import AccessLogError
 
-    with _log() as (uow, log_keys):
+    with _log() as (uow, log_keys, _settings):
         if seq >= uow.access_log.head().size:
             _fail(f"audit: there is no entry {seq}")
         latest = uow.access_log.latest_checkpoint()
@@ -258,7 +322,7 @@ def export(start: int) -> None:
     The output is what python -m audit.verify ENTRIES.jsonl checks.
     """
     out = sys.stdout.buffer
-    with _log() as (uow, _log_keys):
+    with _log() as (uow, _log_keys, _settings):
         for line in uow.access_log.export_lines(start):
             out.write(line)
     out.flush()
@@ -267,5 +331,5 @@ def export(start: int) -> None:
 @audit.command("public-key")
 def public_key() -> None:
     """Print the verifier key auditors check checkpoints and proofs with."""
-    with _log() as (_uow, log_keys):
+    with _log() as (_uow, log_keys, _settings):
         click.echo(log_keys.verifier_key)

@@ -52,6 +52,9 @@ class Settings:
     # Its public half alone (<name>+<id>+<key>), for a web tier that verifies checkpoints
     # and proves entries but signs nothing: the checkpointer (deploy/audit) signs.
     audit_verifier_key_file: Path | None = None
+    # Where the checkpointer keeps the last checkpoint it signed, outside the database: it
+    # signs only trees that extend it. Unset: audit-last-checkpoint in the data directory.
+    audit_checkpoint_file: Path | None = None
     # The portal's OpenID client (authorization code + PKCE); no client id: no portal login.
     oidc_client_id: str = ""
     oidc_client_secret: str | None = None
@@ -70,6 +73,11 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def kept_checkpoint_file(self) -> Path:
+        """Where the checkpointer keeps the last checkpoint it signed."""
+        return self.audit_checkpoint_file or self.data_dir / "audit-last-checkpoint"
 
     @property
     def secure_cookies(self) -> bool:
@@ -95,6 +103,7 @@ _ENV = {
     "GATEWAY_AUDIT_ORIGIN": "audit_origin",
     "GATEWAY_AUDIT_SIGNING_KEY_FILE": "audit_signing_key_file",
     "GATEWAY_AUDIT_VERIFIER_KEY_FILE": "audit_verifier_key_file",
+    "GATEWAY_AUDIT_CHECKPOINT_FILE": "audit_checkpoint_file",
     "GATEWAY_OIDC_CLIENT_ID": "oidc_client_id",
     "GATEWAY_OIDC_CLIENT_SECRET": "oidc_client_secret",
     "GATEWAY_SESSION_COOKIE_SECURE": "session_cookie_secure",
@@ -102,7 +111,7 @@ _ENV = {
     "GATEWAY_RECORDS_REQUESTS_CONFIG": "requests_config_file",
 }
 _PATHS = {"policy_pack", "requests_config_file", "config_dir", "key_file", "data_dir",
-          "audit_signing_key_file", "audit_verifier_key_file"}
+          "audit_signing_key_file", "audit_verifier_key_file", "audit_checkpoint_file"}
 _BOOLS = {"session_cookie_secure": "GATEWAY_SESSION_COOKIE_SECURE"}
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 

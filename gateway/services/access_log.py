@@ -45,6 +45,7 @@ from gateway.services.base import DistrictService
 from gateway.store import models
 from gateway.store.access_log import (
     AccessLogError,
+    CheckpointRefused,
     LoggedEntry,
     OpenedEntry,
     SignedCheckpoint,
@@ -306,7 +307,12 @@ class AccessLogService(DistrictService):
             signer = self._keys.signer
             if signer is None:  # this process only verifies: the checkpointer signs
                 raise NotYetCheckpointed(f"no checkpoint covers entry {seq} yet") from None
-        uow.access_log.checkpoint(signer, self._clock())
+        try:
+            uow.access_log.checkpoint(signer, self._clock())
+        except CheckpointRefused:
+            # The stored log does not extend the signed one: no proof against it; the
+            # custodian's integrity status and `audit verify` say what is wrong.
+            raise NotYetCheckpointed(f"no checkpoint covers entry {seq}") from None
         return uow.access_log.proof_bundle(seq)
 
     def _may_read_student_log(self, uow: UnitOfWork, reader: Reader, sis_id: str,

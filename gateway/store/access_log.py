@@ -29,7 +29,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from audit.checkpoint import VerifierKey, sign_checkpoint, verifier_key
+from audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    VerifierKey,
+    parse_and_verify,
+    sign_checkpoint,
+    verifier_key,
+)
 from audit.events import (
     Entry,
     EntryError,
@@ -44,8 +51,10 @@ from audit.merkle import (
     HASH_SIZE,
     MerkleTree,
     NodeId,
+    ProofError,
     leaf_hash,
     node_hash,
+    verify_consistency,
 )
 from audit.sealing import SealError, new_content_key, open_entry, store_entry
 from audit.verify import VerificationReport, proof_bundle
@@ -113,6 +122,10 @@ def _postgresql_append(entry_columns: tuple[str, ...], key_columns: tuple[str, .
 
 class AccessLogError(Exception):
     """The access log cannot do what was asked (e.g. no such entry, no checkpoint)."""
+
+
+class CheckpointRefused(AccessLogError):
+    """The stored log does not extend a checkpoint the signer signed: it will not sign."""
 
 
 # --- The signer -----------------------------------------------------------------------
@@ -479,13 +492,35 @@ class AccessLogRepository:
 
     # -- checkpoints and proofs --------------------------------------------------------
 
-    def checkpoint(self, signer: LogSigner, at: datetime) -> SignedCheckpoint:
+    def checkpoint(self, signer: LogSigner, at: datetime, *,
+                   kept_note: str | None = None) -> SignedCheckpoint:
         """A signed checkpoint of the log as committed now; the latest one if it already
-        covers every entry (so a timer may call this as often as it likes)."""
+        covers every entry (so a timer may call this as often as it likes).
+
+        A new one is signed only over a tree that extends the checkpoints the signer
+        answers for: the latest in the database and ``kept_note``, the last it signed,
+        which ``audit checkpoint`` keeps outside the database. A signer that signed
+        whatever the database holds would sign over a log its owner rewrote (with the
+        triggers off and the checkpoints deleted), and the rewritten log would verify.
+        CheckpointRefused says what does not extend.
+        """
         head = self.head()
         latest = self.latest_checkpoint()
-        if latest is not None and latest.size >= head.size:
+        kept = self._kept_checkpoint(kept_note, signer) if kept_note is not None else None
+        if (latest is not None and latest.size >= head.size
+                and (kept is None or kept.size <= latest.size)):
             return latest
+        if latest is not None:
+            self._require_extension(head, latest.size, latest.root,
+                                    "the latest checkpoint in the database")
+        if kept is not None and (latest is None or (kept.size, kept.root_hash)
+                                 != (latest.size, latest.root)):
+            what = "the last checkpoint this signer signed"
+            self._require_extension(head, kept.size, kept.root_hash, what)
+            stored = self.checkpoint_at(kept.size)
+            if stored is None or stored.root != kept.root_hash:
+                raise CheckpointRefused(f"{what} (size {kept.size}) is missing from the "
+                                        "database: checkpoints were deleted")
         note = sign_checkpoint(signer.origin, head.size, head.root, signer.private_key,
                                signer.key_name)
         row = {"size": head.size, "root": head.root, "note": note,
@@ -500,6 +535,26 @@ class AccessLogRepository:
                 raise
             return found
         return SignedCheckpoint(**row)
+
+    @staticmethod
+    def _kept_checkpoint(note: str, signer: LogSigner) -> Checkpoint:
+        try:
+            return parse_and_verify(note, signer.verifier_key, origin=signer.origin)
+        except CheckpointError as exc:
+            raise CheckpointRefused(f"the checkpoint kept outside the database is not one "
+                                    f"this signer signed ({exc})") from None
+
+    def _require_extension(self, head: TreeHead, size: int, root: bytes, what: str) -> None:
+        """CheckpointRefused unless the stored tree is ``what`` (size, root) extended."""
+        if size > head.size:
+            raise CheckpointRefused(f"the log has {head.size} entries, fewer than the "
+                                    f"{size} {what} covers: entries were removed")
+        try:
+            proof = self.tree().consistency_proof(size, head.size)
+            verify_consistency(size, head.size, proof, root, head.root)
+        except (ProofError, LookupError, ValueError):
+            raise CheckpointRefused(f"the stored tree does not extend {what} (size "
+                                    f"{size}): entries it covers were changed") from None
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         row = self.session.execute(sa.select(_checkpoints).order_by(_checkpoints.c.size.desc())
@@ -648,6 +703,7 @@ class DatabaseTreeStore:
 
 __all__ = [
     "AccessLogError",
+    "CheckpointRefused",
     "AccessLogRepository",
     "DatabaseTreeStore",
     "LogSigner",

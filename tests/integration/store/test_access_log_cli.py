@@ -173,3 +173,93 @@ def test_verifying_a_sqlite_database_that_is_not_there_makes_none(tmp_path: Path
     assert done.stderr == (f"records-gateway: audit: there is no database at {missing} "
                            "(records-gateway db upgrade makes one)\n")
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def as_owner(url: str, *statements: str) -> None:
+    """SQL as the tables' owner, with every append-only trigger of the log out of the way."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                for table in ("access_log_entries", "access_log_checkpoints"):
+                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+            else:
+                for name in conn.execute(text(
+                        "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                        "AND tbl_name LIKE 'access_log_%'")).scalars().all():
+                    conn.execute(text(f"DROP TRIGGER {name}"))
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def append_one(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with UnitOfWork(make_session_factory(engine), KeyEncryptionKeys.generate("k")) as uow:
+            uow.access_log.append(EventType.DISCLOSURE, at=T0 + timedelta(hours=1),
+                                  student_id=uuid.uuid4(),
+                                  requester=Requester("Ms. Reyes [1]", "school_official"))
+            uow.commit()
+    finally:
+        engine.dispose()
+
+
+def test_the_checkpointer_keeps_what_it_signed_and_will_not_sign_once_it_is_gone(
+        gateway, empty_database_url: str, tmp_path: Path) -> None:
+    kept = tmp_path / "audit-last-checkpoint"
+    first = gateway("checkpoint").stdout
+    assert kept.read_text() == first
+    append_one(empty_database_url)
+    second = gateway("checkpoint").stdout
+    assert "\n6\n" in second and kept.read_text() == second
+    as_owner(empty_database_url, "DELETE FROM access_log_checkpoints")
+    append_one(empty_database_url)
+
+    refused = gateway("checkpoint", check=False)
+
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "records-gateway: audit: not signing: the last checkpoint this signer signed "
+        "(size 6) is missing from the database: checkpoints were deleted\n")
+    assert kept.read_text() == second
+
+
+def test_verify_holds_the_log_to_the_checkpoint_the_checkpointer_kept(
+        gateway, empty_database_url: str) -> None:
+    gateway("checkpoint")
+    as_owner(empty_database_url, "DELETE FROM access_log_checkpoints",
+             "DELETE FROM access_log_entries WHERE seq >= 3")
+
+    done = gateway("verify", check=False)
+
+    assert done.exit_code == 1
+    assert done.stdout.startswith("FAILED at seq 3"), done.stdout
+    assert "truncated" in done.stdout
+
+
+def test_a_kept_checkpoint_the_checkpointer_cannot_write_is_one_line(
+        gateway, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+
+    done = gateway("checkpoint", check=False, more_env={
+        "GATEWAY_AUDIT_CHECKPOINT_FILE": str(blocked / "kept")})
+
+    assert done.exit_code == 2
+    assert done.stderr.startswith("records-gateway: audit: cannot keep the checkpoint in ")
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_checkpoint_in_the_database_this_signer_did_not_sign_is_not_kept(
+        gateway, empty_database_url: str, tmp_path: Path) -> None:
+    note = gateway("checkpoint").stdout
+    (tmp_path / "audit-last-checkpoint").unlink()
+    forged = note.replace("\n5\n", "\n4\n")
+    as_owner(empty_database_url,
+             f"UPDATE access_log_checkpoints SET note = '{forged}' WHERE size = 5")
+
+    gateway("checkpoint")
+
+    assert not (tmp_path / "audit-last-checkpoint").exists()

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, text
 from audit.checkpoint import generate_key
 from audit.events import EventType, RecordRef, Requester
 from audit.merkle import leaf_hash
-from gateway.store.access_log import LogSigner
+from gateway.store.access_log import CheckpointRefused, LogSigner, _Edge
 from gateway.store.uow import UnitOfWork
 
 T0 = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
@@ -310,3 +310,121 @@ def test_sealed_entries_after_one_about_no_student_are_still_checked(
 
     assert not report.ok and report.first_bad_seq == SIZE + 2, report.summary()
     assert "requester_id" in report.problem
+
+
+# -- The signer signs only trees that extend what it signed ------------------------------
+
+
+def rewritten(owner, leaves: list[bytes]) -> None:
+    """The owner's rewrite done right: each entry chained to the one before, and tree
+    nodes and head agreeing with them again."""
+    edge, nodes, prev = _Edge([]), [], None
+    for seq, leaf in enumerate(leaves):
+        if seq:
+            leaf = leaves[seq] = edited(leaf, prev_hash=base64.b64encode(prev).decode())
+        digest = prev = leaf_hash(leaf)
+        completed = [(0, seq, digest)]
+        edge.push(0, digest, completed, seq)
+        nodes += completed
+        owner("UPDATE access_log_entries SET leaf = :leaf WHERE seq = :seq",
+              {"leaf": leaf, "seq": seq})
+    owner("DELETE FROM access_log_nodes WHERE 1 = 1")
+    for level, index, digest in nodes:
+        owner('INSERT INTO access_log_nodes (level, "index", hash) VALUES (:l, :i, :h)',
+              {"l": level, "i": index, "h": digest})
+    owner("UPDATE access_log_head SET root = :root, last_leaf_hash = :last, edge = :edge "
+          "WHERE id = 1", {"root": edge.root(), "last": leaf_hash(leaves[-1]),
+                           "edge": edge.encode()})
+
+
+def one_more_entry(unit_of_work: Callable[[], UnitOfWork]) -> None:
+    with unit_of_work() as uow:
+        uow.access_log.append(EventType.DISCLOSURE, at=T0 + timedelta(hours=1),
+                              student_id=uuid.uuid4(), outcome="disclosed",
+                              requester=Requester(f"Ms. Reyes [{uuid.UUID(int=1)}]",
+                                                  "school_official"))
+        uow.commit()
+
+
+def checkpoint(unit_of_work: Callable[[], UnitOfWork], signer: LogSigner,
+               kept_note: str | None = None) -> str:
+    with unit_of_work() as uow:
+        signed = uow.access_log.checkpoint(signer, T0 + timedelta(hours=2), kept_note=kept_note)
+        uow.commit()
+    return signed.note
+
+
+def test_the_signer_signs_a_log_that_grew_from_its_last_checkpoint(log, unit_of_work,
+                                                                   signer) -> None:
+    with unit_of_work() as uow:
+        kept = uow.access_log.latest_checkpoint().note
+    one_more_entry(unit_of_work)
+
+    note = checkpoint(unit_of_work, signer, kept_note=kept)
+
+    assert f"\n{SIZE + 1}\n" in note
+    assert verify(unit_of_work, signer, checkpoint_note=note).ok
+
+
+def test_the_signer_will_not_sign_over_entries_rewritten_under_its_checkpoint(
+        log, unit_of_work, signer, owner) -> None:
+    rewritten(owner, [edited(log[2], outcome="withheld") if seq == 2 else leaf
+                      for seq, leaf in enumerate(log)])
+    one_more_entry(unit_of_work)
+
+    with pytest.raises(CheckpointRefused, match="does not extend the latest checkpoint in "
+                       "the database .size 8.: entries it covers were changed"):
+        checkpoint(unit_of_work, signer)
+
+
+def test_with_the_checkpoints_deleted_too_the_kept_one_still_refuses_the_rewrite(
+        log, unit_of_work, signer, owner) -> None:
+    with unit_of_work() as uow:
+        kept = uow.access_log.latest_checkpoint().note
+    rewritten(owner, [edited(log[2], outcome="withheld") if seq == 2 else leaf
+                      for seq, leaf in enumerate(log)])
+    owner("DELETE FROM access_log_checkpoints")
+    one_more_entry(unit_of_work)
+
+    with pytest.raises(CheckpointRefused, match="does not extend the last checkpoint this "
+                       "signer signed"):
+        checkpoint(unit_of_work, signer, kept_note=kept)
+    # Without what it kept, the signer would have signed the rewritten log, and the
+    # rewrite would verify against that checkpoint:
+    assert verify(unit_of_work, signer, checkpoint_note=checkpoint(unit_of_work, signer)).ok
+
+
+def test_the_signer_will_not_sign_a_log_shorter_than_its_last_checkpoint(
+        log, unit_of_work, signer, owner) -> None:
+    with unit_of_work() as uow:
+        kept = uow.access_log.latest_checkpoint().note
+    owner("DELETE FROM access_log_entries WHERE seq >= 5")
+    owner("DELETE FROM access_log_checkpoints WHERE size = 8")
+    rewritten(owner, log[:5])
+    owner("UPDATE access_log_head SET size = 5 WHERE id = 1")
+    one_more_entry(unit_of_work)
+
+    with pytest.raises(CheckpointRefused, match="the log has 6 entries, fewer than the 8 the "
+                       "last checkpoint this signer signed covers: entries were removed"):
+        checkpoint(unit_of_work, signer, kept_note=kept)
+
+
+def test_the_signer_will_not_sign_once_its_checkpoint_is_gone_from_the_database(
+        log, unit_of_work, signer, owner) -> None:
+    with unit_of_work() as uow:
+        kept = uow.access_log.latest_checkpoint().note
+    owner("DELETE FROM access_log_checkpoints WHERE size = 8")
+    one_more_entry(unit_of_work)
+
+    with pytest.raises(CheckpointRefused, match=r"\(size 8\) is missing from the database"):
+        checkpoint(unit_of_work, signer, kept_note=kept)
+
+
+def test_a_kept_checkpoint_of_another_signer_is_refused(log, unit_of_work, signer) -> None:
+    other = LogSigner(ORIGIN, ORIGIN, generate_key())
+    with unit_of_work() as uow:
+        kept = uow.access_log.latest_checkpoint().note
+    one_more_entry(unit_of_work)
+
+    with pytest.raises(CheckpointRefused, match="not one this signer signed"):
+        checkpoint(unit_of_work, other, kept_note=kept)
