@@ -114,10 +114,21 @@ class Situation:
     @property
     def directory_information_as_such(self) -> bool:
         """Directory information the district may release as such (Ed Code 49073): not
-        restricted by the parent, and not to a private profit-making entity."""
+        restricted by the parent, and to a requester known not to be a private
+        profit-making entity (other than an employer or the news media)."""
         return (self.record_type is RecordType.DIRECTORY_INFORMATION
                 and not self.student.directory_opt_out
-                and self.requester.organization_type is not OrganizationType.PRIVATE_FOR_PROFIT)
+                and self.kind_known_for_directory is True)
+
+    @property
+    def kind_known_for_directory(self) -> bool | None:
+        """Ed Code 49073 bars private profit-making entities other than employers and news
+        media. True: the requester is not one; False: it is; None: the question does not
+        say what kind of organization asks, and its category does not tell."""
+        org = self.requester.organization_type
+        if org is not None:
+            return org is not OrganizationType.PRIVATE_FOR_PROFIT
+        return True if self.requester.category in _NOT_PROFIT_MAKING else None
 
     def purpose_is(self, *purposes: Purpose) -> bool:
         return self.purpose in purposes
@@ -507,11 +518,32 @@ def directory_information(s: Situation) -> Decision | None:
     if s.student.directory_opt_out:
         return s.deny("directory_information", "The parent or adult student restricted the "
                       "release of directory information.")
-    if s.requester.organization_type is OrganizationType.PRIVATE_FOR_PROFIT:
+    kind = s.kind_known_for_directory
+    if kind is None:
+        # A party of unknown kind might be a private profit-making entity: fail closed.
+        return s.deny("directory_information", "The decision needs the kind of organization "
+                      "asking (organization_type), which was not given: directory information "
+                      "is not released to private profit-making entities other than employers "
+                      "and news media, so access is refused until it is known.")
+    if not kind:
         return s.deny("directory_information", "Directory information is not released to "
                       "private profit-making entities other than employers and news media.")
     return s.permit("directory_information", "Directory information the district has "
                     "designated, with no restriction on file.", log=False)
+
+
+# Ed Code 49073 withholds directory information from private profit-making entities other
+# than employers and news media. Without an organization_type, only these categories are
+# known not to be one: the parent and the student themselves, the district's own officials,
+# and public bodies by what they are. Anyone else (a third party, a contractor, a research
+# or accrediting organization, a financial aid agency, a private school or college, counsel,
+# a foster family agency) must say what kind of organization it is.
+_NOT_PROFIT_MAKING = frozenset({
+    Cat.PARENT, Cat.STUDENT, Cat.SCHOOL_OFFICIAL, Cat.CUSTODIAN, Cat.SARB_MEMBER,
+    Cat.GOVERNMENT_AUDITOR, Cat.COUNTY_PLACING_AGENCY, Cat.DISTRICT_ATTORNEY,
+    Cat.PROBATION_OFFICER, Cat.JUDGE, Cat.LAW_ENFORCEMENT, Cat.HEALTH_DEPARTMENT,
+    Cat.ELECTIONS_OFFICIAL,
+})
 
 
 # Ed Code 49074 names who may receive data from which no student can be identified: any
@@ -531,6 +563,11 @@ def deidentified_release(s: Situation) -> Decision | None:
     if not s.question.evidence.deidentified:
         return None
     org = s.requester.organization_type
+    if org is None and s.requester.category not in _DEIDENTIFIED_RECIPIENTS:
+        return s.deny("deidentified_release", "The decision needs the kind of organization "
+                      "asking (organization_type), which was not given: de-identified data goes "
+                      "only to public agencies and nonprofit educational research "
+                      "organizations, so access is refused until it is known.")
     eligible = org in (OrganizationType.PUBLIC_AGENCY, OrganizationType.NONPROFIT) or (
         org is None and s.requester.category in _DEIDENTIFIED_RECIPIENTS)
     if not eligible:
@@ -731,13 +768,16 @@ def add_record(s: Situation) -> Decision | None:
         return s.permit("no_additions_after_departure", "Routine updating is allowed after "
                         "graduation or permanent departure.", log=False)
     consent = s.question.evidence.consent
-    if consent is not None and consent_problem(s, consent, disclosure=False) is None:
+    problem = None if consent is None else consent_problem(s, consent, disclosure=False)
+    if consent is not None and problem is None:
         return s.permit("no_additions_after_departure", "The parent or adult student consented "
                         "in writing to the addition.", obligations=(Ob.FILE_CONSENT_WITH_RECORD,),
                         log=False)
+    # Name what is wrong with a consent given (a fact missing from it or about the student).
+    why = f" The written consent does not allow it: {problem}." if problem else ""
     return s.deny("no_additions_after_departure", "After graduation or permanent departure only "
                   "routine updating may be added without the prior consent of the parent or "
-                  "adult student.")
+                  "adult student." + why)
 
 
 # Rules for `access`, by requester category. Rules open to everyone run after these.

@@ -182,6 +182,13 @@ TABLE: list[tuple[str, dict[str, Any], dict[str, Any], Outcome, str]] = [
     ("directory-to-for-profit-vendor",
      {"category": "third_party", "organization_type": "private_for_profit"},
      {"record": "directory_information", "purpose": "marketing"}, D, "directory_information"),
+    # Ed Code 49073: a party that does not say what kind it is might be a for-profit.
+    ("directory-to-party-of-unknown-kind", {"category": "third_party"},
+     {"record": "directory_information", "purpose": "mailing list"}, D,
+     "directory_information"),
+    ("directory-to-individual", {"category": "third_party", "organization_type": "individual"},
+     {"record": "directory_information", "purpose": "team roster"}, P,
+     "directory_information"),
     ("deidentified-to-for-profit",
      {"category": "third_party", "organization_type": "private_for_profit"},
      {"record": "standardized_test", "evidence": {"deidentified": True}}, D,
@@ -357,6 +364,31 @@ def test_refused_outside_request_is_still_logged(engine: PolicyEngine) -> None:
 
     assert d.outcome is D
     assert d.log_required is True
+
+
+@pytest.mark.parametrize(("requester", "record", "evidence"), [
+    ({"category": "third_party"}, "directory_information", {}),
+    ({"category": "third_party"}, "standardized_test", {"deidentified": True}),
+])
+def test_a_party_of_unknown_kind_is_refused_naming_the_missing_fact(
+        engine: PolicyEngine, requester: dict[str, Any], record: str,
+        evidence: dict[str, Any]) -> None:
+    d = ask(engine, requester, record, purpose="mailing list", evidence=evidence)
+
+    assert (d.outcome, d.log_required) == (D, True)
+    assert "organization_type" in d.reason
+    assert ask(engine, {**requester, "organization_type": "nonprofit"}, record,
+               purpose="mailing list", evidence=evidence).outcome is P
+
+
+def test_a_refused_addition_names_what_the_consent_lacks(engine: PolicyEngine) -> None:
+    consent = {"signed": True, "dated": True, "by": "custodial_parent", "records": "all"}
+    d = ask(engine, {"category": "custodian"}, "behavioral_report", action="add_record",
+            student={"grade_completed": 6, "status": "withdrawn"},
+            evidence={"consent": consent})
+
+    assert d.outcome is D
+    assert "birth date" in d.reason
 
 
 def test_directory_request_needs_no_log_entry(engine: PolicyEngine) -> None:
