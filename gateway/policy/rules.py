@@ -67,6 +67,13 @@ class Situation:
                 and self.age is not None and self.age >= 18)
 
     @property
+    def dependent_adult(self) -> bool:
+        """AR 5125(d) item 1 (Ed Code 49076): a student *age 18 or older* who is a
+        dependent child under 26 USC 152. A minor whose rights passed on attending a
+        postsecondary institution is not one, whoever claims them for tax purposes."""
+        return self.student.tax_dependent and self.age is not None and self.age >= 18
+
+    @property
     def student_16_or_past_grade_10(self) -> bool:
         grade = self.student.grade_completed
         return (self.age is not None and self.age >= 16) or (grade is not None and grade >= 10)
@@ -89,7 +96,7 @@ class Situation:
         r = self.requester
         if r.category is Cat.PARENT:
             return not r.access_revoked_by_court and bool(
-                self.parent_holds_rights or self.student.tax_dependent)
+                self.parent_holds_rights or self.dependent_adult)
         if r.category is Cat.STUDENT:
             return bool(self.rights_passed) or self.student_16_or_past_grade_10
         if self.volunteer_as_staff:
@@ -212,10 +219,16 @@ def parent_access(s: Situation) -> Decision | None:
     if s.incompetent_adult:
         return s.permit("parent_of_incompetent_adult", "The adult student has a disability and "
                         "has been declared incompetent; the parent keeps access.", log=False)
-    if s.student.tax_dependent:
+    if s.student.tax_dependent and s.age is None:
+        return s.missing("parent_of_dependent_adult", "the student's birth date")
+    if s.dependent_adult:
         return s.permit("parent_of_dependent_adult", "The student is the parent's dependent "
                         "for tax purposes; the parent may see records relevant to that.",
                         log=False)
+    if s.student.tax_dependent:
+        return s.deny("adult_student", "The student attends a postsecondary institution and "
+                      "alone holds the rights; the parent of a tax dependent has access only "
+                      "once the student is 18.", also_cite=("Education Code 49076",))
     return s.deny("adult_student", "The rights to these records have passed to the student "
                   "(18 or older, or attending a postsecondary institution), who is not the "
                   "parent's tax dependent.")
@@ -695,7 +708,9 @@ def access_log_readers(s: Situation) -> Decision | None:
         holds = s.parent_holds_rights
         if holds is None:
             return s.missing("access_log_readers", "the student's birth date")
-        if holds or s.student.tax_dependent:
+        if s.student.tax_dependent and s.age is None:
+            return s.missing("access_log_readers", "the student's birth date")
+        if holds or s.dependent_adult:
             return s.permit("access_log_readers", "A parent may read the student's access log.",
                             log=False)
         return s.deny("access_log_readers", "The rights have passed to the adult student.",

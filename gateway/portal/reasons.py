@@ -21,6 +21,8 @@ FAMILY_REASONS = frozenset({
     _("A court order revokes this parent's rights to the student's records."),
     _("The rights to these records have passed to the student (18 or older, or attending "
       "a postsecondary institution), who is not the parent's tax dependent."),
+    _("The student attends a postsecondary institution and alone holds the rights; the "
+      "parent of a tax dependent has access only once the student is 18."),
     _("The decision needs the student's birth date, which was not given; access is "
       "refused until it is known."),
     # A student's own access (Ed Code 49064, 49076)

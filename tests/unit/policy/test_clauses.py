@@ -45,7 +45,7 @@ TABLE: list[tuple[str, dict[str, Any], dict[str, Any], Outcome, str]] = [
      {"student": {**FIFTEEN, "attends_postsecondary": True}}, D, "adult_student"),
     ("parent-of-college-minor-tax-dependent", PARENT,
      {"student": {**FIFTEEN, "attends_postsecondary": True, "tax_dependent": True}},
-     P, "parent_of_dependent_adult"),
+     D, "adult_student"),  # AR 5125(d) item 1: dependents "age 18 or older" only
     ("minor-in-college-reads-own", {"category": "student"},
      {"student": {**FIFTEEN, "attends_postsecondary": True}}, P, "adult_student"),
     ("leap-day-birthday-not-yet-18", PARENT,

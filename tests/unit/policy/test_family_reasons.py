@@ -15,6 +15,8 @@ from gateway.portal.reasons import FAMILY_REASONS
 AS_OF = date(2026, 3, 2)
 CHILD = {"birth_date": "2014-01-21", "grade_completed": 6}
 ADULT = {"birth_date": "2006-01-21", "grade_completed": 12}
+COLLEGE_MINOR_DEPENDENT = {"birth_date": "2010-06-01", "grade_completed": 9,
+                           "attends_postsecondary": True, "tax_dependent": True}
 NO_BIRTH_DATE = {"grade_completed": 6}
 NO_GRADE = {"birth_date": "2011-06-01"}
 PARENT = {"category": "parent"}
@@ -26,6 +28,7 @@ STUDENT = {"category": "student"}
 # challenge or written response; each way it is refused.
 REFUSED: list[tuple[dict[str, Any], dict[str, Any], str]] = [
     (REVOKED, CHILD, "access"), (PARENT, ADULT, "access"), (PARENT, NO_BIRTH_DATE, "access"),
+    (PARENT, COLLEGE_MINOR_DEPENDENT, "access"),
     (STUDENT, CHILD, "access"), (STUDENT, NO_GRADE, "access"),
     (REVOKED, CHILD, "view_access_log"), (PARENT, ADULT, "view_access_log"),
     (STUDENT, CHILD, "view_access_log"), (STUDENT, NO_BIRTH_DATE, "view_access_log"),
