@@ -506,7 +506,7 @@ class AccessLogRepository:
         """
         head = self.head()
         latest = self.latest_checkpoint()
-        kept = self._kept_checkpoint(kept_note, signer) if kept_note is not None else None
+        kept = self._signed_by(signer, kept_note) if kept_note is not None else None
         if (latest is not None and latest.size >= head.size
                 and (kept is None or kept.size <= latest.size)):
             return latest
@@ -537,7 +537,8 @@ class AccessLogRepository:
         return SignedCheckpoint(**row)
 
     @staticmethod
-    def _kept_checkpoint(note: str, signer: LogSigner) -> Checkpoint:
+    def _signed_by(signer: LogSigner, note: str) -> Checkpoint:
+        """The kept checkpoint ``note``, read once its signature is found to be ``signer``'s."""
         try:
             return parse_and_verify(note, signer.verifier_key, origin=signer.origin)
         except CheckpointError as exc:
