@@ -292,14 +292,20 @@ def test_a_third_party_cannot_tell_whether_a_student_exists(
         assert uow.access_log.head().size == 2
 
 
-def test_a_parent_cannot_tell_whether_another_student_exists(
-        client, unit_of_work, gateway_idp, token_for) -> None:
+def _a_child_and_another_student(unit_of_work, issuer: str) -> tuple[object, models.Student]:
+    """The parent's child of case abs-01 with a record (its id), and a student who is not."""
     case = next(c for c in CASES if c["id"] == "abs-01")
     with unit_of_work() as uow:
-        _, record_id = seed(uow, case, gateway_idp.issuer)
+        _, record_id = seed(uow, case, issuer)
         other = uow.students.add(models.Student(sis_id="SIS-other",
                                                 birth_date=date(2014, 1, 1)))
         uow.commit()
+    return record_id, other
+
+
+def test_a_parent_cannot_tell_whether_another_student_exists(
+        client, unit_of_work, gateway_idp, token_for) -> None:
+    record_id, other = _a_child_and_another_student(unit_of_work, gateway_idp.issuer)
     token = token_for(RequesterCategory.PARENT)
 
     other_child = _refusal(read(client, token, other.sis_id, record_id, purpose="review"))
@@ -447,12 +453,7 @@ def test_text_an_entry_cannot_hold_tells_no_one_whether_a_student_exists(
     # A lone surrogate (a JSON escape) cannot be written in an entry: were it looked at
     # only when the refusal is entered, a student the district holds would answer 503 and
     # one it does not a refusal. It is refused for all alike, before anything is asked.
-    case = next(c for c in CASES if c["id"] == "abs-01")
-    with unit_of_work() as uow:
-        _, record_id = seed(uow, case, gateway_idp.issuer)
-        other = uow.students.add(models.Student(sis_id="SIS-other",
-                                                birth_date=date(2014, 1, 1)))
-        uow.commit()
+    record_id, other = _a_child_and_another_student(unit_of_work, gateway_idp.issuer)
     token = token_for(RequesterCategory.PARENT)
 
     answers = []

@@ -75,18 +75,28 @@ def test_an_auditor_checks_the_export_a_proof_and_a_checkpoint_offline(
     assert json.loads((tmp_path / "proof.json").read_text())["tree_size"] == 5
 
 
-def delete_entry(url: str, seq: int) -> None:
-    """As the tables' owner would: the trigger that refuses it out of the way first."""
+def as_owner(url: str, *statements: str) -> None:
+    """SQL as the tables' owner, with every append-only trigger of the log out of the way."""
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(text("ALTER TABLE access_log_entries DISABLE TRIGGER USER"))
+                for table in ("access_log_entries", "access_log_checkpoints"):
+                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             else:
-                conn.execute(text("DROP TRIGGER access_log_entries_no_delete"))
-            conn.execute(text("DELETE FROM access_log_entries WHERE seq = :seq"), {"seq": seq})
+                for name in conn.execute(text(
+                        "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                        "AND tbl_name LIKE 'access_log_%'")).scalars().all():
+                    conn.execute(text(f"DROP TRIGGER {name}"))
+            for statement in statements:
+                conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def delete_entry(url: str, seq: int) -> None:
+    """As the tables' owner would: the trigger that refuses it out of the way first."""
+    as_owner(url, f"DELETE FROM access_log_entries WHERE seq = {int(seq)}")
 
 
 def test_verify_passes_then_names_the_entry_an_owner_deleted(
@@ -173,25 +183,6 @@ def test_verifying_a_sqlite_database_that_is_not_there_makes_none(tmp_path: Path
     assert done.stderr == (f"records-gateway: audit: there is no database at {missing} "
                            "(records-gateway db upgrade makes one)\n")
     assert list((tmp_path / "elsewhere").iterdir()) == []
-
-
-def as_owner(url: str, *statements: str) -> None:
-    """SQL as the tables' owner, with every append-only trigger of the log out of the way."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                for table in ("access_log_entries", "access_log_checkpoints"):
-                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-            else:
-                for name in conn.execute(text(
-                        "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                        "AND tbl_name LIKE 'access_log_%'")).scalars().all():
-                    conn.execute(text(f"DROP TRIGGER {name}"))
-            for statement in statements:
-                conn.execute(text(statement))
-    finally:
-        engine.dispose()
 
 
 def append_one(url: str) -> None:
